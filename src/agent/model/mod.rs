@@ -1,0 +1,183 @@
+//! The model seam: what the agent loop needs from a chat model, independent of any provider.
+//!
+//! `openai` implements it for any OpenAI-compatible chat-completions API. Tests and library users
+//! can plug in their own `ChatModel`. Calls are blocking and run on worker threads, never on a
+//! coroutine.
+
+pub mod openai;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::agent::message::{Message, Metrics, Usage};
+use crate::agent::tools::ToolSpec;
+
+/// How the model may pick tools (Strands' `tool_choice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// `"auto"`.
+    Auto,
+    /// Must call some tool: `"required"`.
+    Any,
+    /// Must call this tool: `{"type":"function","function":{"name": ...}}`.
+    Tool(String),
+}
+
+/// One model call's input.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRequest<'a> {
+    /// Sent as the first `system` message when present.
+    pub system_prompt: Option<&'a str>,
+    /// The conversation, oldest first.
+    pub messages: &'a [Message],
+    /// Tools offered to the model (`"tools": []` is sent when empty, as Strands does).
+    pub tools: &'a [ToolSpec],
+    /// `None` leaves `tool_choice` out of the request.
+    pub tool_choice: Option<&'a ToolChoice>,
+}
+
+/// Why the model stopped, mapped from `finish_reason` as Strands does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `stop` or anything unrecognised.
+    EndTurn,
+    /// `tool_calls`, or any message that contains tool calls.
+    ToolUse,
+    /// `length`.
+    MaxTokens,
+    /// `content_filter`.
+    ContentFiltered,
+}
+
+impl StopReason {
+    /// Strands' snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::ToolUse => "tool_use",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::ContentFiltered => "content_filtered",
+        }
+    }
+}
+
+/// Incremental output while a model call streams (for SSE/WebSocket clients).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ModelStreamEvent<'a> {
+    /// A piece of assistant text.
+    TextDelta(&'a str),
+    /// A piece of reasoning text.
+    ReasoningDelta(&'a str),
+    /// The model started a tool call (first delta of a tool-call index).
+    ToolUseStart {
+        /// Call id.
+        id: &'a str,
+        /// Tool name.
+        name: &'a str,
+    },
+    /// A piece of a tool call's JSON arguments.
+    ToolUseInputDelta {
+        /// Call id.
+        id: &'a str,
+        /// Argument text fragment.
+        delta: &'a str,
+    },
+}
+
+/// A finished model call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelResponse {
+    /// The assistant message (content only; the loop adds metadata and tracking id).
+    pub message: Message,
+    /// Why the model stopped.
+    pub stop_reason: StopReason,
+    /// Token usage (zeros when the provider sent none).
+    pub usage: Usage,
+    /// Timing.
+    pub metrics: Metrics,
+}
+
+/// Why a model call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelError {
+    /// The prompt does not fit the model's context window: the loop trims and retries.
+    ContextOverflow {
+        /// Provider's message.
+        message: String,
+    },
+    /// Rate limited, after the client's own bounded retries.
+    Throttled {
+        /// Provider's message.
+        message: String,
+    },
+    /// The provider answered with an error status (after retries for 5xx).
+    Provider {
+        /// HTTP status.
+        status: u16,
+        /// Provider's error message (or body, shortened).
+        message: String,
+        /// Provider's error body as JSON, when it was JSON.
+        body: Option<serde_json::Value>,
+    },
+    /// Could not reach the provider (connect, DNS, TLS, reset), after retries.
+    Transport {
+        /// What failed.
+        message: String,
+    },
+    /// A timeout; `phase` names it (connect, response, stream idle, overall).
+    Timeout {
+        /// Which timeout fired.
+        phase: &'static str,
+        /// The configured limit.
+        after: Duration,
+    },
+    /// The provider's answer could not be understood (bad JSON, truncated stream, ...).
+    InvalidResponse {
+        /// What was wrong.
+        message: String,
+    },
+    /// No model is configured (the binary started without `OPENAI_API_KEY`/`OPENAI_BASE_URL`).
+    NotConfigured {
+        /// What to set.
+        message: String,
+    },
+    /// The invocation was cancelled (client went away, shutdown).
+    Cancelled,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::ContextOverflow { message } => write!(f, "model context window exceeded: {message}"),
+            ModelError::Throttled { message } => write!(f, "model provider is throttling requests: {message}"),
+            ModelError::Provider { status, message, .. } => {
+                write!(f, "model provider returned HTTP {status}: {message}")
+            }
+            ModelError::Transport { message } => write!(f, "cannot reach the model provider: {message}"),
+            ModelError::Timeout { phase, after } => {
+                write!(f, "model call timed out ({phase} timeout, {} ms)", after.as_millis())
+            }
+            ModelError::InvalidResponse { message } => {
+                write!(f, "model provider sent an invalid response: {message}")
+            }
+            ModelError::NotConfigured { message } => write!(f, "no model configured: {message}"),
+            ModelError::Cancelled => write!(f, "model call cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// A chat model. Implementations must be cheap to share across worker threads.
+pub trait ChatModel: Send + Sync {
+    /// Runs one model call, blocking until it ends. Streaming implementations report deltas to
+    /// `on_event` as they arrive; all implementations return the assembled message.
+    fn converse(
+        &self,
+        request: &ModelRequest<'_>,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<ModelResponse, ModelError>;
+
+    /// Model id, for logs and the final event.
+    fn model_id(&self) -> &str;
+}

@@ -1,0 +1,201 @@
+//! Tools: the registry the agent loop calls through, and the providers that fill it.
+//!
+//! A `Tool` is anything the model can call: an MCP server's tool (`mcp`), or a Rust function a
+//! library user registers (`FnTool`). A `ToolProvider` hands out the tools one invocation may use;
+//! it gets the session id so MCP servers can be kept per session. Tools run on worker threads and
+//! may block.
+
+pub mod mcp;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+use crate::agent::message::{ToolResult, ToolUse};
+
+/// What the model is told about a tool: name, description and JSON schema of its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Name the model calls it by (after any prefix).
+    pub name: String,
+    /// Description shown to the model.
+    pub description: String,
+    /// JSON schema of the input object (normalised by the model client before sending).
+    pub input_schema: Value,
+}
+
+/// Per-call context handed to a tool.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolContext<'a> {
+    /// The (sanitised) session id of the invocation.
+    pub session_id: &'a str,
+    /// Set when the invocation is being cancelled; long tools should check it.
+    pub cancelled: &'a AtomicBool,
+}
+
+impl ToolContext<'_> {
+    /// True once the invocation has been cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+/// A callable tool.
+pub trait Tool: Send + Sync {
+    /// The spec sent to the model.
+    fn spec(&self) -> &ToolSpec;
+
+    /// Runs the call and returns the result to feed back to the model. Failures are results with
+    /// `status: error` whose text the model reads (Strands' texts, spec §3.1); this never panics
+    /// on bad input.
+    fn call(&self, tool_use: &ToolUse, ctx: &ToolContext<'_>) -> ToolResult;
+}
+
+/// Why a provider could not supply its tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError {
+    /// Which provider/server failed (e.g. the MCP server name).
+    pub source: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+/// Supplies tools per invocation.
+pub trait ToolProvider: Send + Sync {
+    /// Tools for one invocation of `session_id`. Called on a worker thread at invocation start;
+    /// may start servers. An `Err` fails the invocation with a clear error.
+    fn tools_for(&self, session_id: &str) -> Result<Vec<Arc<dyn Tool>>, ToolError>;
+
+    /// Called when the invocation that got tools from `tools_for` ends (per-request cleanup).
+    fn invocation_finished(&self, _session_id: &str) {}
+
+    /// Stops everything this provider started (servers, child processes). Idempotent.
+    fn shutdown(&self) {}
+}
+
+/// The tools of one invocation, by name.
+#[derive(Default, Clone)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<dyn Tool>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.tools.iter().map(|t| &t.spec().name)).finish()
+    }
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        ToolRegistry::default()
+    }
+
+    /// Adds a tool. Two tools whose names are equal once `-` and `_` are treated alike are
+    /// rejected, as Strands rejects them.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), ToolError> {
+        let name = tool.spec().name.clone();
+        let key = name.replace('-', "_");
+        if self.by_name.contains_key(&key) {
+            return Err(ToolError {
+                source: name.clone(),
+                message: format!("duplicate tool name '{name}': two tools would have the same name"),
+            });
+        }
+        self.by_name.insert(key, self.tools.len());
+        self.tools.push(tool);
+        Ok(())
+    }
+
+    /// Removes a tool by exact name (used for the per-invocation structured-output tool).
+    pub fn unregister(&mut self, name: &str) {
+        self.tools.retain(|t| t.spec().name != name);
+        self.by_name = self.tools.iter().enumerate().map(|(i, t)| (t.spec().name.replace('-', "_"), i)).collect();
+    }
+
+    /// Looks a tool up by the exact name the model used.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        let idx = *self.by_name.get(&name.replace('-', "_"))?;
+        let tool = self.tools.get(idx)?;
+        (tool.spec().name == name).then_some(tool)
+    }
+
+    /// Specs of all tools, in registration order.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools.iter().map(|t| t.spec().clone()).collect()
+    }
+
+    /// Number of tools.
+    pub fn len(&self) -> usize {
+        self.tools.len()
+    }
+
+    /// True when there are no tools.
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty()
+    }
+}
+
+type ToolFn = dyn Fn(&Value, &ToolContext<'_>) -> Result<Value, String> + Send + Sync;
+
+/// A tool backed by a Rust closure, for library users.
+///
+/// The closure returns the result value or an error message. As in Strands, a string result is
+/// sent as is, any other value as its JSON text (`json.dumps` style), and an error becomes the
+/// error result `Error: <message>`.
+pub struct FnTool {
+    spec: ToolSpec,
+    func: Box<ToolFn>,
+}
+
+impl FnTool {
+    /// Wraps `func` as a tool with the given name, description and input JSON schema.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+        func: impl Fn(&Value, &ToolContext<'_>) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> Self {
+        FnTool {
+            spec: ToolSpec { name: name.into(), description: description.into(), input_schema },
+            func: Box::new(func),
+        }
+    }
+}
+
+impl Tool for FnTool {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn call(&self, tool_use: &ToolUse, ctx: &ToolContext<'_>) -> ToolResult {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.func)(&tool_use.input, ctx)));
+        match outcome {
+            Ok(Ok(Value::String(s))) => ToolResult::text(&tool_use.tool_use_id, s),
+            Ok(Ok(v)) => ToolResult::text(&tool_use.tool_use_id, crate::pyjson::to_string(&v)),
+            Ok(Err(msg)) => ToolResult::error(&tool_use.tool_use_id, format!("Error: {msg}")),
+            Err(_) => ToolResult::error(&tool_use.tool_use_id, "Error: PanicException - tool panicked"),
+        }
+    }
+}
+
+/// A provider that always returns the same tools (Rust-native tools of a library user).
+pub struct StaticTools(pub Vec<Arc<dyn Tool>>);
+
+impl ToolProvider for StaticTools {
+    fn tools_for(&self, _session_id: &str) -> Result<Vec<Arc<dyn Tool>>, ToolError> {
+        Ok(self.0.clone())
+    }
+}
