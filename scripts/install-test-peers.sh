@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the real peers the integration tests talk to: a Python venv (.venv: the official MCP
+# SDK, websockets) and npm MCP servers (tests/peers/node_modules). Idempotent; safe to re-run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+
+if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
+  (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "test peers ready: $root/.venv, $root/tests/peers/node_modules"

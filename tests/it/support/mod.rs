@@ -1,0 +1,64 @@
+//! Shared helpers for the integration tests: where the shared fixtures and test peers live,
+//! temporary directories.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` (spec, vectors, fixtures), or `$AGENTCORE_SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    match std::env::var_os("AGENTCORE_SHARED_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join("../shared"),
+    }
+}
+
+/// Reads and parses a JSON file under `shared_dir()`.
+pub fn shared_json(rel: &str) -> serde_json::Value {
+    let path = shared_dir().join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// The Python interpreter of the test-peer venv (`scripts/install-test-peers.sh`).
+pub fn peer_python() -> PathBuf {
+    let py = repo_root().join(".venv/bin/python");
+    assert!(py.exists(), "{} missing: run scripts/install-test-peers.sh", py.display());
+    py
+}
+
+/// `tests/peers/node_modules`, where the npm MCP servers are installed.
+pub fn node_modules() -> PathBuf {
+    let dir = repo_root().join("tests/peers/node_modules");
+    assert!(dir.exists(), "{} missing: run scripts/install-test-peers.sh", dir.display());
+    dir
+}
+
+/// A fresh, empty temporary directory that is removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("agentcore-rt-it-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
