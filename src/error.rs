@@ -12,7 +12,11 @@ use serde_json::Value;
 
 /// An error returned by an entrypoint, ping or websocket handler.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+// Boxed: results carrying an Error stay one pointer wide on the happy path.
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     status: u16,
     message: String,
     error_type: Cow<'static, str>,
@@ -22,14 +26,24 @@ pub struct Error {
 impl Error {
     /// A handler failure: status 500, body `{"error": message}` (Python: a raised exception).
     pub fn new(message: impl Into<String>) -> Self {
-        Error { status: 500, message: message.into(), error_type: Cow::Borrowed("Error"), details: None }
+        Error(Box::new(Inner {
+            status: 500,
+            message: message.into(),
+            error_type: Cow::Borrowed("Error"),
+            details: None,
+        }))
     }
 
     /// An error with its own HTTP status (Python: `HTTPException(status, detail)`).
     /// Statuses outside 400..=599 are treated as 500.
     pub fn http(status: u16, message: impl Into<String>) -> Self {
-        let status = if (400..=599).contains(&status) { status } else { 500 };
-        Error { status, ..Error::new(message) }
+        let mut error = Error::new(message);
+        error.0.status = if (400..=599).contains(&status) {
+            status
+        } else {
+            500
+        };
+        error
     }
 
     /// 400 Bad Request with this message.
@@ -39,41 +53,41 @@ impl Error {
 
     /// Adds a `details` value next to `error` in the JSON body.
     pub fn with_details(mut self, details: impl Into<Value>) -> Self {
-        self.details = Some(details.into());
+        self.0.details = Some(details.into());
         self
     }
 
     /// Names the error kind; it appears as `error_type` in the SSE error event (Python puts the
     /// exception class name there).
     pub fn with_type(mut self, error_type: impl Into<Cow<'static, str>>) -> Self {
-        self.error_type = error_type.into();
+        self.0.error_type = error_type.into();
         self
     }
 
     /// HTTP status of the response.
     pub fn status(&self) -> u16 {
-        self.status
+        self.0.status
     }
 
     /// The `error` text.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The error kind name (`error_type` in SSE error events).
     pub fn error_type(&self) -> &str {
-        &self.error_type
+        &self.0.error_type
     }
 
     /// The optional `details` value.
     pub fn details(&self) -> Option<&Value> {
-        self.details.as_ref()
+        self.0.details.as_ref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 

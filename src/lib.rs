@@ -19,10 +19,12 @@
 
 pub mod agent;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod log;
 pub mod pyjson;
 pub mod session;
 

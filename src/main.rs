@@ -1,1 +1,150 @@
-fn main() {}
+//! The `agentcore-rt` binary: serve (default), `healthcheck`, `--help`, `--version`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use agentcore_rt::config::ServerConfig;
+use agentcore_rt::{App, log};
+
+const HELP: &str = "\
+agentcore-rt: an AWS Bedrock AgentCore-compatible agent runtime
+
+USAGE:
+    agentcore-rt [serve]      serve POST /invocations, GET /ping and /ws (default)
+    agentcore-rt healthcheck  GET /ping on 127.0.0.1:$PORT; exit 0 when healthy
+    agentcore-rt --help       this text
+    agentcore-rt --version    the version
+
+Configuration is read from the environment; see the README for every variable
+(PORT, HOST, WORKER_THREADS, MAX_BODY_BYTES, ...).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["serve"] => serve(),
+        ["healthcheck"] => healthcheck(),
+        ["-h" | "--help" | "help"] => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        ["-V" | "--version" | "version"] => {
+            println!("agentcore-rt {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("agentcore-rt: unknown arguments {other:?}\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn serve() -> ExitCode {
+    install_panic_logger();
+    let config = match ServerConfig::from_env(&env_var) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error("invalid configuration")
+                .str("error", &e.to_string())
+                .emit();
+            log::flush();
+            eprintln!("agentcore-rt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    log::set_debug(env_var("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")));
+    let addr = config.addr;
+    let mut app = App::new();
+    app.config(config);
+    app.entrypoint(|payload, _ctx| Ok(serde_json::json!({ "echo": payload })));
+    match app.run(addr) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error("server failed").str("error", &e.to_string()).emit();
+            log::flush();
+            eprintln!("agentcore-rt: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Panics are caught per request; this makes sure the message reaches the log as JSON.
+fn install_panic_logger() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        log::error("panic")
+            .str("panic", &message)
+            .str("location", &location)
+            .emit();
+    }));
+}
+
+/// The scratch image's HEALTHCHECK: there is no shell or wget in it, so the binary asks itself.
+fn healthcheck() -> ExitCode {
+    let port = match ServerConfig::from_env(&env_var) {
+        Ok(c) => c.addr.port(),
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // 127.0.0.1, not localhost: a scratch image may have no /etc/hosts.
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match ping(addr) {
+        Ok(status) => {
+            println!("{status}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn ping(addr: SocketAddr) -> Result<String, String> {
+    let timeout = Duration::from_secs(2);
+    let mut stream =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
+    let mut response = Vec::with_capacity(512);
+    stream
+        .take(64 * 1024)
+        .read_to_end(&mut response)
+        .map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let status_ok = text.starts_with("HTTP/1.1 200 ") || text.starts_with("HTTP/1.0 200 ");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let healthy = body.contains("\"status\":\"Healthy\"") || body.contains("\"status\":\"HealthyBusy\"");
+    if status_ok && healthy {
+        Ok(body.to_string())
+    } else {
+        Err(format!(
+            "unexpected answer: {}",
+            text.lines().next().unwrap_or("")
+        ))
+    }
+}

@@ -1,0 +1,134 @@
+//! Wall-clock formatting without a date crate: HTTP dates, log timestamps, session timestamps.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A UTC calendar instant broken into fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Full year, e.g. 2026.
+    pub year: i64,
+    /// 1..=12
+    pub month: u32,
+    /// 1..=31
+    pub day: u32,
+    /// 0..=23
+    pub hour: u32,
+    /// 0..=59
+    pub minute: u32,
+    /// 0..=59
+    pub second: u32,
+    /// Microseconds within the second.
+    pub micros: u32,
+    /// 0 = Sunday.
+    pub weekday: u32,
+}
+
+impl Civil {
+    /// Breaks `t` into UTC fields (times before 1970 clamp to the epoch).
+    pub fn from_system_time(t: SystemTime) -> Civil {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Civil::from_unix(d.as_secs() as i64, d.subsec_micros())
+    }
+
+    /// Now, in UTC.
+    pub fn now() -> Civil {
+        Civil::from_system_time(SystemTime::now())
+    }
+
+    /// From unix seconds and microseconds (Howard Hinnant's days-to-civil algorithm).
+    pub fn from_unix(secs: i64, micros: u32) -> Civil {
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400) as u32;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Civil {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+            micros,
+            weekday: (days + 4).rem_euclid(7) as u32,
+        }
+    }
+
+    /// RFC 9110 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    pub fn http_date(&self) -> String {
+        const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+            DAYS[self.weekday as usize % 7],
+            self.day,
+            MONTHS[(self.month as usize + 11) % 12],
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
+    /// Log timestamp as the Python SDK's logger writes it: `2026-11-24T23:31:03.575Z`.
+    pub fn iso_millis_z(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.micros / 1000
+        )
+    }
+
+    /// Python's `datetime.now(timezone.utc).isoformat()`: `2026-11-24T23:24:02.656330+00:00`
+    /// (Python drops the fraction when it is exactly zero).
+    pub fn iso_micros_utc(&self) -> String {
+        let base = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        );
+        if self.micros == 0 {
+            format!("{base}+00:00")
+        } else {
+            format!("{base}.{:06}+00:00", self.micros)
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        let c = Civil::from_unix(784_111_777, 0);
+        assert_eq!(c.http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let c = Civil::from_unix(1_795_563_048, 575_123);
+        assert_eq!(c.iso_millis_z(), "2026-11-24T23:30:48.575Z");
+        assert_eq!(c.iso_micros_utc(), "2026-11-24T23:30:48.575123+00:00");
+        assert_eq!(
+            Civil::from_unix(951_782_400, 0).iso_micros_utc(),
+            "2000-02-29T00:00:00+00:00"
+        );
+    }
+}

@@ -1,0 +1,950 @@
+//! One HTTP/1.1 connection, served by one coroutine: read a head, frame the body, route,
+//! answer; keep-alive and pipelining; hand `/invocations` to the worker pool and stream its
+//! answer back; hand `/ws` upgrades to `ws`.
+//!
+//! Rules this module keeps:
+//! - nothing here blocks an OS thread: socket I/O is may's (it parks the coroutine), handler
+//!   work goes to the pool and comes back over may channels;
+//! - a request body is always consumed or the connection closed, so body bytes are never
+//!   parsed as the next request;
+//! - every read has a deadline (idle, head, body) and every write a timeout, so a slow or
+//!   silent client only ever costs its own coroutine, for a bounded time;
+//! - responses to pipelined requests are batched into one write.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use may::net::TcpStream;
+use may::sync::Semphore;
+use may::sync::mpsc;
+
+use super::parse::{self, BodyFraming, ChunkError, ChunkedDecoder, Head, HeadError, HeadLimits, Method};
+use super::response::{self, Persist};
+use super::router::{self, Route};
+use super::server::Shared;
+use super::ws;
+use crate::app::{Disconnected, EventSink, EventTransport, Output, RequestContext, Response};
+use crate::error::Error;
+
+const INITIAL_READ_BUF: usize = 4096;
+const READ_CHUNK: usize = 64 * 1024;
+/// Events a streaming handler may have in flight before it waits for the client (the SDK's
+/// bridge uses a queue of 100).
+const STREAM_WINDOW: usize = 100;
+
+/// What the worker sends back to the connection coroutine.
+pub(crate) enum Reply {
+    /// A complete response (status, headers, body).
+    Full(Response),
+    /// A handler error, answered as JSON.
+    Failed(Error),
+    /// Start an SSE response.
+    StreamStart,
+    /// One SSE event, framed (`data: ...\n\n`).
+    Event(Vec<u8>),
+    /// End of the SSE response.
+    StreamEnd,
+}
+
+/// How a connection continues after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+pub(crate) struct Conn {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    rbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    wbuf: Vec<u8>,
+    /// Over the connection limit: answer `/ping`, 503 anything else, then close.
+    overloaded: bool,
+}
+
+/// Serves a connection until it closes.
+pub(crate) fn serve(stream: TcpStream, shared: Arc<Shared>, overloaded: bool) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+    let mut conn = Conn {
+        stream,
+        shared,
+        rbuf: vec![0; INITIAL_READ_BUF],
+        start: 0,
+        end: 0,
+        wbuf: Vec::new(),
+        overloaded,
+    };
+    conn.run();
+}
+
+/// Facts about the request needed after the head buffer is released.
+struct Request {
+    head: Head,
+    bytes: Vec<u8>,
+    method: Method,
+    path: String,
+    query: Option<String>,
+    started: Instant,
+}
+
+impl Request {
+    fn method_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.head.method.clone()]).unwrap_or("?")
+    }
+
+    fn header_pairs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.head.headers.iter().map(|(n, v)| {
+            (
+                std::str::from_utf8(&self.bytes[n.clone()]).unwrap_or(""),
+                &self.bytes[v.clone()],
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&[u8]> {
+        self.header_pairs()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    fn persist(&self) -> Persist {
+        match (self.head.keep_alive, self.head.minor_version) {
+            (false, _) => Persist::Close,
+            (true, 0) => Persist::KeepAlive10,
+            (true, _) => Persist::Default,
+        }
+    }
+}
+
+impl Conn {
+    fn limits(&self) -> HeadLimits {
+        HeadLimits {
+            max_bytes: self.shared.config.max_head_bytes,
+            max_headers: self.shared.config.max_headers,
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            let head = match self.read_head() {
+                Ok(Some(head)) => head,
+                Ok(None) => break,
+                Err(ReadHeadError::Head(e)) => {
+                    let err = Error::http(e.status(), response::reason(e.status())).with_details(e.message());
+                    response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                    self.log_bare(e.status(), "bad request head");
+                    break;
+                }
+                Err(ReadHeadError::Timeout) => {
+                    let err =
+                        Error::http(408, "Request Timeout").with_details("request head not received in time");
+                    response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                    break;
+                }
+                Err(ReadHeadError::Io) => return,
+            };
+            if self.try_fast_ping(&head) {
+                if self.overloaded || !head.keep_alive {
+                    break;
+                }
+                continue;
+            }
+            let request = self.take_request(head);
+            let next = self.handle(request);
+            if next == Next::Close || self.overloaded || self.shared.is_shutting_down() {
+                break;
+            }
+        }
+        let _ = self.flush();
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Answers `GET`/`HEAD /ping` straight from the read buffer: no allocation beyond the
+    /// response bytes, no worker thread.
+    fn try_fast_ping(&mut self, head: &Head) -> bool {
+        let buf = &self.rbuf[self.start..self.end];
+        let method = &buf[head.method.clone()];
+        let is_head = method == b"HEAD";
+        if !(method == b"GET" || is_head) || head.body != BodyFraming::None || head.websocket_upgrade {
+            return false;
+        }
+        let target = &buf[head.target.clone()];
+        let path = target.split(|&b| b == b'?').next().unwrap_or_default();
+        if path != b"/ping" {
+            return false;
+        }
+        let started = Instant::now();
+        let persist = match (head.keep_alive, head.minor_version) {
+            (false, _) => Persist::Close,
+            (true, 0) => Persist::KeepAlive10,
+            (true, _) => Persist::Default,
+        };
+        let persist = if self.overloaded { Persist::Close } else { persist };
+        let body = self.shared.app.ping_body();
+        response::write_full(
+            &mut self.wbuf,
+            200,
+            Some("application/json"),
+            body.as_bytes(),
+            persist,
+            &[],
+            is_head,
+        );
+        self.start += head.len;
+        if self.shared.config.log_pings {
+            crate::log::info("request")
+                .str("method", if is_head { "HEAD" } else { "GET" })
+                .str("path", "/ping")
+                .num("status", 200)
+                .float("durationMs", started.elapsed().as_secs_f64() * 1000.0)
+                .emit();
+        }
+        true
+    }
+
+    /// Copies the head out of the read buffer so the buffer can be reused for the body.
+    fn take_request(&mut self, head: Head) -> Request {
+        let bytes = self.rbuf[self.start..self.start + head.len].to_vec();
+        self.start += head.len;
+        let method = match &bytes[head.method.clone()] {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            _ => Method::Other,
+        };
+        let target = std::str::from_utf8(&bytes[head.target.clone()]).unwrap_or("/");
+        let (path, query) = parse::split_target(target);
+        let path = parse::decode_path(path)
+            .map(|p| p.into_owned())
+            .unwrap_or_else(|| path.to_string());
+        let query = query.map(str::to_string);
+        Request {
+            head,
+            bytes,
+            method,
+            path,
+            query,
+            started: Instant::now(),
+        }
+    }
+
+    fn handle(&mut self, req: Request) -> Next {
+        let persist = req.persist();
+        let head_only = req.method == Method::Head;
+        if req.head.expect_unsupported {
+            return self.reject(
+                &req,
+                Error::http(417, "Expectation Failed").with_details("only 100-continue is supported"),
+                &[],
+            );
+        }
+        if req.head.websocket_upgrade {
+            return self.upgrade(req);
+        }
+        let route = router::route(req.method, &req.path);
+        if self.overloaded && route != Route::Ping {
+            let err = Error::http(503, "Service Unavailable")
+                .with_details("too many open connections (MAX_CONNECTIONS)");
+            return self.reject(&req, err, &[("retry-after", "1")]);
+        }
+        match route {
+            Route::Ping => {
+                // Only reached with a body or an unusual form; the fast path handles the rest.
+                if self.discard_body(&req).is_err() {
+                    return Next::Close;
+                }
+                let body = self.shared.app.ping_body();
+                response::write_full(
+                    &mut self.wbuf,
+                    200,
+                    Some("application/json"),
+                    body.as_bytes(),
+                    persist,
+                    &[],
+                    head_only,
+                );
+                self.log(&req, 200, None);
+                self.next_for(persist)
+            }
+            Route::Invocations => self.invocation(req),
+            Route::MethodNotAllowed(allow) => {
+                if self.discard_body(&req).is_err() {
+                    return Next::Close;
+                }
+                let extra = [("allow", allow)];
+                response::write_full(
+                    &mut self.wbuf,
+                    405,
+                    Some("text/plain; charset=utf-8"),
+                    b"Method Not Allowed",
+                    persist,
+                    &extra,
+                    head_only,
+                );
+                self.log(&req, 405, None);
+                self.next_for(persist)
+            }
+            Route::Redirect(to) => {
+                if self.discard_body(&req).is_err() {
+                    return Next::Close;
+                }
+                let location = self.absolute_url(&req, to);
+                let extra = [("location", location.as_str())];
+                response::write_full(&mut self.wbuf, 307, None, b"", persist, &extra, head_only);
+                self.log(&req, 307, None);
+                self.next_for(persist)
+            }
+            Route::NotFound => {
+                if self.discard_body(&req).is_err() {
+                    return Next::Close;
+                }
+                response::write_full(
+                    &mut self.wbuf,
+                    404,
+                    Some("text/plain; charset=utf-8"),
+                    b"Not Found",
+                    persist,
+                    &[],
+                    head_only,
+                );
+                self.log(&req, 404, None);
+                self.next_for(persist)
+            }
+        }
+    }
+
+    fn next_for(&self, persist: Persist) -> Next {
+        if persist == Persist::Close {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        }
+    }
+
+    /// Answers an error and closes, without reading any body the request may carry.
+    fn reject(&mut self, req: &Request, err: Error, extra: &[(&str, &str)]) -> Next {
+        response::write_error(
+            &mut self.wbuf,
+            &err,
+            Persist::Close,
+            req.method == Method::Head,
+            extra,
+        );
+        self.log(req, err.status(), None);
+        Next::Close
+    }
+
+    /// Starlette builds the redirect from the request URL: scheme, Host, new path, query.
+    fn absolute_url(&self, req: &Request, path: &str) -> String {
+        let host = req
+            .header("host")
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .filter(|h| !h.is_empty() && !h.bytes().any(|b| b.is_ascii_control() || b == b' '))
+            .map(str::to_string)
+            .or_else(|| self.stream.local_addr().ok().map(|a| a.to_string()))
+            .unwrap_or_else(|| "localhost".into());
+        match &req.query {
+            Some(q) => format!("http://{host}{path}?{q}"),
+            None => format!("http://{host}{path}"),
+        }
+    }
+
+    fn authorized(&self, req: &Request) -> bool {
+        let Some(token) = &self.shared.config.auth_bearer_token else {
+            return true;
+        };
+        let Some(value) = req.header("authorization") else {
+            return false;
+        };
+        let expected = format!("Bearer {token}");
+        constant_time_eq(value, expected.as_bytes())
+    }
+
+    fn invocation(&mut self, req: Request) -> Next {
+        let persist = req.persist();
+        if !self.authorized(&req) {
+            let err = Error::http(401, "Unauthorized").with_details("missing or invalid bearer token");
+            return self.reject(&req, err, &[("www-authenticate", "Bearer")]);
+        }
+        let body = match self.read_body(&req) {
+            Ok(body) => body,
+            Err(BodyReadError::TooLarge) => {
+                let limit = self.shared.config.max_body_bytes;
+                let err = Error::http(413, "Content Too Large")
+                    .with_details(format!("request body exceeds {limit} bytes (MAX_BODY_BYTES)"));
+                return self.reject(&req, err, &[]);
+            }
+            Err(BodyReadError::Malformed(why)) => {
+                return self.reject(&req, Error::bad_request("Bad Request").with_details(why), &[]);
+            }
+            Err(BodyReadError::Timeout) => {
+                let err =
+                    Error::http(408, "Request Timeout").with_details("request body not received in time");
+                return self.reject(&req, err, &[]);
+            }
+            Err(BodyReadError::Io) => return Next::Close,
+        };
+        let ctx = RequestContext::from_headers(req.header_pairs());
+        let (tx, rx) = mpsc::channel::<Reply>();
+        let permits = Arc::new(Semphore::new(STREAM_WINDOW));
+        let job = {
+            let app = Arc::clone(&self.shared.app);
+            let ctx = ctx.clone();
+            let permits = Arc::clone(&permits);
+            move || run_invocation(&app, &body, &ctx, &tx, &permits)
+        };
+        let _busy = self.shared.busy_guard();
+        if self.shared.pool.try_execute(job).is_err() {
+            let limit = self.shared.config.max_invocations;
+            let err = Error::http(503, "Service Unavailable").with_details(format!(
+                "too many concurrent invocations (MAX_CONCURRENT_INVOCATIONS={limit})"
+            ));
+            response::write_error(&mut self.wbuf, &err, persist, false, &[("retry-after", "1")]);
+            self.log(&req, 503, Some(&ctx));
+            return self.next_for(persist);
+        }
+        self.await_reply(&req, &ctx, &rx, &permits, persist)
+    }
+
+    fn await_reply(
+        &mut self,
+        req: &Request,
+        ctx: &RequestContext,
+        rx: &mpsc::Receiver<Reply>,
+        permits: &Semphore,
+        persist: Persist,
+    ) -> Next {
+        let chunked = req.head.minor_version == 1;
+        let mut streaming = false;
+        loop {
+            let reply = match rx.recv() {
+                Ok(reply) => reply,
+                Err(_) => {
+                    // The worker dropped its sender without answering: a bug, never a hang.
+                    if streaming {
+                        return Next::Close;
+                    }
+                    let err = Error::new("internal error: invocation ended without a response");
+                    response::write_error(&mut self.wbuf, &err, persist, false, &[]);
+                    self.log(req, 500, Some(ctx));
+                    return self.next_for(persist);
+                }
+            };
+            match reply {
+                Reply::Full(resp) => {
+                    response::write_response(&mut self.wbuf, &resp, persist, false);
+                    self.log(req, resp.status, Some(ctx));
+                    return self.next_for(persist);
+                }
+                Reply::Failed(err) => {
+                    response::write_error(&mut self.wbuf, &err, persist, false, &[]);
+                    self.log_failure(req, ctx, &err);
+                    return self.next_for(persist);
+                }
+                Reply::StreamStart => {
+                    streaming = true;
+                    let (persist, extra): (Persist, &[(&str, &str)]) = if chunked {
+                        (persist, &[("transfer-encoding", "chunked")])
+                    } else {
+                        // HTTP/1.0 has no chunked coding: the body ends when we close.
+                        (Persist::Close, &[])
+                    };
+                    response::write_head(
+                        &mut self.wbuf,
+                        200,
+                        Some("text/event-stream; charset=utf-8"),
+                        None,
+                        persist,
+                        extra,
+                    );
+                    if self.flush().is_err() {
+                        return self.client_gone(req, ctx, permits);
+                    }
+                }
+                Reply::Event(event) => {
+                    if chunked {
+                        let _ = write!(self.wbuf, "{:x}\r\n", event.len());
+                        self.wbuf.extend_from_slice(&event);
+                        self.wbuf.extend_from_slice(b"\r\n");
+                    } else {
+                        self.wbuf.extend_from_slice(&event);
+                    }
+                    let written = self.flush();
+                    permits.post();
+                    if written.is_err() {
+                        return self.client_gone(req, ctx, permits);
+                    }
+                }
+                Reply::StreamEnd => {
+                    if chunked {
+                        self.wbuf.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    let written = self.flush();
+                    self.log(req, 200, Some(ctx));
+                    if written.is_err() || !chunked {
+                        return Next::Close;
+                    }
+                    return self.next_for(persist);
+                }
+            }
+        }
+    }
+
+    /// The client stopped reading a stream: tell the handler (its next send fails) and close.
+    fn client_gone(&mut self, req: &Request, ctx: &RequestContext, permits: &Semphore) -> Next {
+        ctx.cancel();
+        // Wake a producer blocked on the window; it sees the cancellation and stops.
+        permits.post();
+        crate::log::info("client disconnected during stream")
+            .str("requestId", &ctx.request_id)
+            .opt_str("sessionId", ctx.session_id.as_deref())
+            .emit();
+        self.log(req, 200, Some(ctx));
+        self.wbuf.clear();
+        Next::Close
+    }
+
+    fn upgrade(&mut self, req: Request) -> Next {
+        let fail = |status: u16, msg: &str, details: &str| {
+            Error::http(status, msg.to_string()).with_details(details.to_string())
+        };
+        if !router::is_websocket_path(&req.path)
+            || !self.shared.app.has_websocket()
+            || req.method != Method::Get
+        {
+            // uvicorn rejects a handshake the app does not accept with a bare 403.
+            response::write_full(
+                &mut self.wbuf,
+                403,
+                Some("text/plain; charset=utf-8"),
+                b"",
+                Persist::Close,
+                &[],
+                false,
+            );
+            self.log(&req, 403, None);
+            return Next::Close;
+        }
+        if !self.authorized(&req) {
+            let err = fail(401, "Unauthorized", "missing or invalid bearer token");
+            return self.reject(&req, err, &[("www-authenticate", "Bearer")]);
+        }
+        if req.header("sec-websocket-version").map(parse_trim) != Some(b"13".as_slice()) {
+            let err = fail(
+                426,
+                "Upgrade Required",
+                "unsupported Sec-WebSocket-Version (13 is supported)",
+            );
+            return self.reject(&req, err, &[("sec-websocket-version", "13")]);
+        }
+        let Some(key) = req
+            .header("sec-websocket-key")
+            .map(parse_trim)
+            .filter(|k| valid_ws_key(k))
+        else {
+            return self.reject(
+                &req,
+                fail(400, "Bad Request", "missing or invalid Sec-WebSocket-Key"),
+                &[],
+            );
+        };
+        if !matches!(req.head.body, BodyFraming::None) {
+            return self.reject(
+                &req,
+                fail(
+                    400,
+                    "Bad Request",
+                    "a WebSocket upgrade request cannot carry a body",
+                ),
+                &[],
+            );
+        }
+        let accept = tungstenite::handshake::derive_accept_key(key);
+        let ctx = RequestContext::from_headers(req.header_pairs());
+        let extra = [
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", accept.as_str()),
+        ];
+        let mut head = Vec::with_capacity(192);
+        response::write_head(&mut head, 101, None, None, Persist::Default, &extra);
+        self.wbuf.extend_from_slice(&head);
+        if self.flush().is_err() {
+            return Next::Close;
+        }
+        let leftover = self.rbuf[self.start..self.end].to_vec();
+        self.start = self.end;
+        let stream = match self.stream.try_clone() {
+            Ok(s) => s,
+            Err(_) => return Next::Close,
+        };
+        let code = ws::run(stream, leftover, ctx.clone(), Arc::clone(&self.shared));
+        crate::log::info("request")
+            .str("method", "GET")
+            .str("path", &req.path)
+            .num("status", 101)
+            .num("closeCode", code)
+            .float("durationMs", req.started.elapsed().as_secs_f64() * 1000.0)
+            .str("requestId", &ctx.request_id)
+            .opt_str("sessionId", ctx.session_id.as_deref())
+            .emit();
+        Next::Close
+    }
+
+    // ---- reading ----------------------------------------------------------------------------
+
+    fn read_head(&mut self) -> Result<Option<Head>, ReadHeadError> {
+        let limits = self.limits();
+        let mut head_deadline: Option<Instant> = None;
+        // Only parse once a blank line may have arrived: re-parsing a head trickled in byte by
+        // byte on every read would cost quadratic time.
+        let mut scanned = self.start;
+        loop {
+            if self.end > self.start {
+                head_deadline.get_or_insert_with(|| Instant::now() + self.shared.config.head_timeout);
+                let from = scanned.saturating_sub(3).max(self.start);
+                let window = &self.rbuf[from..self.end];
+                let maybe_complete = window.windows(2).any(|w| w == b"\n\n")
+                    || window.windows(3).any(|w| w == b"\n\r\n")
+                    || self.end - self.start > limits.max_bytes;
+                scanned = self.end;
+                if maybe_complete {
+                    match parse::parse_head(&self.rbuf[self.start..self.end], limits) {
+                        Ok(Some(head)) => return Ok(Some(head)),
+                        Ok(None) => {}
+                        Err(e) => return Err(ReadHeadError::Head(e)),
+                    }
+                }
+                if self.end - self.start > limits.max_bytes {
+                    return Err(ReadHeadError::Head(HeadError::TooLarge));
+                }
+            } else {
+                // Between requests: a draining server takes no new ones.
+                if self.shared.is_shutting_down() {
+                    return Ok(None);
+                }
+                self.start = 0;
+                self.end = 0;
+                scanned = 0;
+            }
+            if !self.wbuf.is_empty() && self.flush().is_err() {
+                return Err(ReadHeadError::Io);
+            }
+            let timeout = match head_deadline {
+                None => self.shared.config.idle_timeout,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(ReadHeadError::Timeout);
+                    }
+                    left
+                }
+            };
+            let idle = self.end == self.start;
+            match self.fill(timeout, limits.max_bytes + 1) {
+                Ok(0) => return if idle { Ok(None) } else { Err(ReadHeadError::Io) },
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {
+                    return if idle {
+                        Ok(None)
+                    } else {
+                        Err(ReadHeadError::Timeout)
+                    };
+                }
+                Err(_) => return Err(ReadHeadError::Io),
+            }
+        }
+    }
+
+    /// Reads more bytes into `rbuf`, growing it up to `cap` bytes of unconsumed data.
+    fn fill(&mut self, timeout: Duration, cap: usize) -> io::Result<usize> {
+        if self.end == self.rbuf.len() {
+            if self.start > 0 {
+                self.rbuf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.rbuf.len() {
+                let grown = (self.rbuf.len() * 2).clamp(INITIAL_READ_BUF, cap.max(INITIAL_READ_BUF));
+                if grown <= self.rbuf.len() {
+                    return Err(io::Error::other("read buffer full"));
+                }
+                self.rbuf.resize(grown, 0);
+            }
+        }
+        self.stream
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let n = self.stream.read(&mut self.rbuf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    fn read_body(&mut self, req: &Request) -> Result<Vec<u8>, BodyReadError> {
+        let limit = self.shared.config.max_body_bytes;
+        match req.head.body {
+            BodyFraming::None => Ok(Vec::new()),
+            BodyFraming::Length(len) => {
+                let len = usize::try_from(len)
+                    .ok()
+                    .filter(|&n| n <= limit)
+                    .ok_or(BodyReadError::TooLarge)?;
+                self.send_continue(req)?;
+                // Do not trust the announced length for the allocation: grow as bytes arrive.
+                let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+                let buffered = (self.end - self.start).min(len);
+                body.extend_from_slice(&self.rbuf[self.start..self.start + buffered]);
+                self.start += buffered;
+                while body.len() < len {
+                    let filled = body.len();
+                    let want = (len - filled).min(READ_CHUNK);
+                    body.resize(filled + want, 0);
+                    self.stream
+                        .set_read_timeout(Some(self.shared.config.body_timeout))
+                        .map_err(|_| BodyReadError::Io)?;
+                    match self.stream.read(&mut body[filled..]) {
+                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(n) => body.truncate(filled + n),
+                        Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
+                        Err(_) => return Err(BodyReadError::Io),
+                    }
+                }
+                Ok(body)
+            }
+            BodyFraming::Chunked => {
+                self.send_continue(req)?;
+                let mut decoder = ChunkedDecoder::new();
+                let mut body = Vec::new();
+                loop {
+                    let used = decoder
+                        .feed(&self.rbuf[self.start..self.end], &mut body, limit)
+                        .map_err(|e| match e {
+                            ChunkError::TooLarge => BodyReadError::TooLarge,
+                            ChunkError::Malformed(why) => BodyReadError::Malformed(why),
+                        })?;
+                    self.start += used;
+                    if decoder.is_done() {
+                        return Ok(body);
+                    }
+                    self.start = self.end;
+                    match self.fill(self.shared.config.body_timeout, READ_CHUNK) {
+                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(_) => {}
+                        Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
+                        Err(_) => return Err(BodyReadError::Io),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads and drops a body we do not use (bounded), so the connection stays in sync.
+    fn discard_body(&mut self, req: &Request) -> Result<(), BodyReadError> {
+        if req.head.body == BodyFraming::None {
+            return Ok(());
+        }
+        match self.read_body(req) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = match e {
+                    BodyReadError::TooLarge => Error::http(413, "Content Too Large"),
+                    BodyReadError::Malformed(why) => Error::bad_request("Bad Request").with_details(why),
+                    BodyReadError::Timeout => Error::http(408, "Request Timeout"),
+                    BodyReadError::Io => return Err(e),
+                };
+                response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                self.log(req, err.status(), None);
+                Err(e)
+            }
+        }
+    }
+
+    fn send_continue(&mut self, req: &Request) -> Result<(), BodyReadError> {
+        if req.head.expect_continue && self.end == self.start {
+            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.flush().map_err(|_| BodyReadError::Io)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        result
+    }
+
+    // ---- logging ----------------------------------------------------------------------------
+
+    fn log(&self, req: &Request, status: u16, ctx: Option<&RequestContext>) {
+        if req.path == "/ping" && status == 200 && !self.shared.config.log_pings {
+            return;
+        }
+        let line = crate::log::info("request")
+            .str("method", req.method_str())
+            .str("path", &req.path)
+            .num("status", status)
+            .float("durationMs", req.started.elapsed().as_secs_f64() * 1000.0);
+        let line = match ctx {
+            Some(ctx) => line
+                .str("requestId", &ctx.request_id)
+                .opt_str("sessionId", ctx.session_id.as_deref()),
+            None => line,
+        };
+        line.emit();
+    }
+
+    fn log_failure(&self, req: &Request, ctx: &RequestContext, err: &Error) {
+        let level = if err.status() >= 500 {
+            crate::log::Level::Error
+        } else {
+            crate::log::Level::Warn
+        };
+        crate::log::Line::new(level, "request")
+            .str("method", req.method_str())
+            .str("path", &req.path)
+            .num("status", err.status())
+            .float("durationMs", req.started.elapsed().as_secs_f64() * 1000.0)
+            .str("requestId", &ctx.request_id)
+            .opt_str("sessionId", ctx.session_id.as_deref())
+            .str("errorType", err.error_type())
+            .str("errorMessage", err.message())
+            .emit();
+    }
+
+    fn log_bare(&self, status: u16, message: &str) {
+        crate::log::warn(message).num("status", status).emit();
+    }
+}
+
+enum ReadHeadError {
+    Head(HeadError),
+    Timeout,
+    Io,
+}
+
+#[derive(Debug)]
+enum BodyReadError {
+    TooLarge,
+    Malformed(&'static str),
+    Timeout,
+    Io,
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+}
+
+fn parse_trim(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// A Sec-WebSocket-Key is base64 of 16 bytes: 22 characters and `==`.
+fn valid_ws_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key.ends_with(b"==")
+        && key[..22]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
+}
+
+/// Compares secrets without an early exit, so timing does not reveal a matching prefix.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Runs on a worker thread: the whole invocation, from body parsing to the last event.
+fn run_invocation(
+    app: &crate::app::App,
+    body: &[u8],
+    ctx: &RequestContext,
+    tx: &mpsc::Sender<Reply>,
+    permits: &Arc<Semphore>,
+) {
+    match app.invoke(body, ctx) {
+        Ok(Output::Json(value)) => {
+            let mut json = Vec::with_capacity(256);
+            crate::pyjson::write(&mut json, &value);
+            let response = Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: json,
+            };
+            let _ = tx.send(Reply::Full(response));
+        }
+        Ok(Output::Response(response)) => {
+            let _ = tx.send(Reply::Full(response));
+        }
+        Ok(Output::Stream(produce)) => {
+            if tx.send(Reply::StreamStart).is_err() {
+                ctx.cancel();
+                return;
+            }
+            let mut transport = SseTransport {
+                tx,
+                permits,
+                cancelled: ctx.cancellation_flag(),
+            };
+            let outcome = {
+                let mut sink = EventSink::new(&mut transport, Arc::clone(ctx.cancellation_flag()));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&mut sink)))
+            };
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(err),
+                Err(_) => Some(Error::new("stream handler panicked").with_type("Panic")),
+            };
+            if let Some(err) = failure {
+                crate::log::error("Error in streaming")
+                    .str("requestId", &ctx.request_id)
+                    .opt_str("sessionId", ctx.session_id.as_deref())
+                    .str("errorType", err.error_type())
+                    .str("errorMessage", err.message())
+                    .emit();
+                let _ = transport.send_json(response::stream_error_event(&err));
+            }
+            let _ = tx.send(Reply::StreamEnd);
+        }
+        Err(err) => {
+            let _ = tx.send(Reply::Failed(err));
+        }
+    }
+}
+
+/// Worker-side end of an SSE stream: frames events and applies the window.
+struct SseTransport<'a> {
+    tx: &'a mpsc::Sender<Reply>,
+    permits: &'a Semphore,
+    cancelled: &'a AtomicBool,
+}
+
+impl EventTransport for SseTransport<'_> {
+    fn send_json(&mut self, json: Vec<u8>) -> Result<(), Disconnected> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(Disconnected);
+        }
+        self.permits.wait();
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(Disconnected);
+        }
+        let mut event = Vec::with_capacity(json.len() + 8);
+        event.extend_from_slice(b"data: ");
+        event.extend_from_slice(&json);
+        event.extend_from_slice(b"\n\n");
+        self.tx.send(Reply::Event(event)).map_err(|_| Disconnected)
+    }
+}

@@ -1,0 +1,240 @@
+//! The accept loop, the coroutine runtime's settings, and graceful shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use may::net::TcpListener;
+
+use super::conn;
+use super::pool::WorkerPool;
+use crate::app::App;
+use crate::config::ServerConfig;
+
+/// Coroutine stack size in machine words (may counts words): 32 Ki words = 256 KiB. The
+/// measured worst case on a connection coroutine is ~60 KiB (serde at depth 127, which we no
+/// longer do there); a coroutine that overflows its stack hangs its connection, so keep room.
+const COROUTINE_STACK_WORDS: usize = 0x8000;
+/// may pre-creates this many coroutines on first spawn; its default of 1000 costs ~8 MB RSS
+/// and ~10 ms of start-up.
+const COROUTINE_POOL: usize = 32;
+
+static CONFIGURE_MAY: Once = Once::new();
+
+fn configure_runtime() {
+    CONFIGURE_MAY.call_once(|| {
+        may::config()
+            .set_stack_size(COROUTINE_STACK_WORDS)
+            .set_pool_capacity(COROUTINE_POOL);
+    });
+}
+
+/// State shared by the accept loop and every connection.
+pub(crate) struct Shared {
+    pub(crate) app: Arc<App>,
+    pub(crate) config: ServerConfig,
+    pub(crate) pool: WorkerPool,
+    shutting_down: AtomicBool,
+    connections: AtomicUsize,
+    busy: AtomicUsize,
+    stop: (Mutex<bool>, Condvar),
+}
+
+impl Shared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Counts an exchange the drain must wait for (an invocation, a WebSocket session).
+    pub(crate) fn busy_guard(self: &Arc<Self>) -> BusyGuard {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        BusyGuard(Arc::clone(self))
+    }
+}
+
+pub(crate) struct BusyGuard(Arc<Shared>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+struct ConnGuard(Arc<Shared>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// The bound address (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting; in-flight requests finish (up to the drain timeout) before `wait`
+    /// returns. Idempotent; safe from any thread.
+    pub fn shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        crate::log::info("shutting down: draining in-flight requests")
+            .num("inFlight", self.shared.busy.load(Ordering::Acquire) as u64)
+            .emit();
+        // Wake the accept loop, which is parked in accept().
+        let wake = match self.addr {
+            SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+            SocketAddr::V6(a) if a.ip().is_unspecified() => {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+            }
+            other => other,
+        };
+        let _ = std::net::TcpStream::connect_timeout(&wake, Duration::from_millis(200));
+        let (lock, cvar) = &self.shared.stop;
+        if let Ok(mut stopped) = lock.lock() {
+            *stopped = true;
+            cvar.notify_all();
+        }
+    }
+
+    /// Blocks until `shutdown` has been called and in-flight requests have drained (or the
+    /// drain timeout passed), then runs the app's shutdown hooks.
+    pub fn wait(&self) {
+        let (lock, cvar) = &self.shared.stop;
+        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !*stopped {
+            stopped = cvar.wait(stopped).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(stopped);
+        let deadline = Instant::now() + self.shared.config.drain_timeout;
+        while self.shared.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let left = self.shared.busy.load(Ordering::Acquire);
+        if left > 0 {
+            crate::log::warn("drain timeout: abandoning in-flight requests")
+                .num("inFlight", left as u64)
+                .emit();
+        }
+        self.shared.pool.stop();
+        self.shared.app.run_shutdown_hooks();
+        crate::log::info("stopped").emit();
+        crate::log::flush();
+    }
+
+    /// Calls `shutdown` on the first SIGTERM or SIGINT (a second one exits at once).
+    pub fn shutdown_on_signals(self: &Arc<Self>) -> io::Result<()> {
+        use std::os::unix::net::UnixStream;
+        let (mut read_end, write_end) = UnixStream::pair()?;
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::low_level::pipe::register(signal, write_end.try_clone()?)?;
+        }
+        let server = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut byte = [0u8; 1];
+                if read_end.read(&mut byte).is_ok() {
+                    server.shutdown();
+                }
+                if read_end.read(&mut byte).is_ok() {
+                    crate::log::warn("second signal: exiting now").emit();
+                    crate::log::flush();
+                    std::process::exit(130);
+                }
+            })?;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Binds `addr` (port 0 picks a free port) and starts serving in the background.
+    ///
+    /// Refuses an address already in use. (may's own `bind` sets `SO_REUSEPORT`, which lets a
+    /// second instance bind the same port silently and share its traffic; we bind with std,
+    /// which does not, and hand the socket to may.)
+    pub fn bind(self, addr: SocketAddr) -> io::Result<Server> {
+        configure_runtime();
+        let std_listener = StdTcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let addr = std_listener.local_addr()?;
+        let listener = into_may_listener(std_listener)?;
+        let mut config = self.server_config().clone();
+        config.addr = addr;
+        let shared = Arc::new(Shared {
+            pool: WorkerPool::new(config.worker_threads, config.max_invocations),
+            config,
+            app: Arc::new(self),
+            shutting_down: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            stop: (Mutex::new(false), Condvar::new()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        may::go!(move || accept_loop(&listener, &accept_shared));
+        crate::log::info("listening")
+            .str("addr", &addr.to_string())
+            .emit();
+        Ok(Server { shared, addr })
+    }
+
+    /// Serves on `addr` until SIGTERM/SIGINT, then drains and returns.
+    pub fn run(mut self, addr: SocketAddr) -> io::Result<()> {
+        let mut config = self.server_config().clone();
+        config.addr = addr;
+        self.config(config);
+        let server = Arc::new(self.bind(addr)?);
+        server.shutdown_on_signals()?;
+        server.wait();
+        Ok(())
+    }
+}
+
+#[allow(unsafe_code)]
+fn into_may_listener(listener: StdTcpListener) -> io::Result<TcpListener> {
+    use std::os::unix::io::{FromRawFd, IntoRawFd};
+    // SAFETY: `into_raw_fd` gives up ownership of a valid, open listening socket, and
+    // `from_raw_fd` takes that ownership over; nothing else refers to the descriptor.
+    Ok(unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) })
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                if shared.is_shutting_down() {
+                    break;
+                }
+                // EMFILE and friends: back off instead of spinning, then keep serving.
+                crate::log::warn("accept failed")
+                    .str("error", &e.to_string())
+                    .emit();
+                may::coroutine::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        if shared.is_shutting_down() {
+            break;
+        }
+        let open = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        let overloaded = open > shared.config.max_connections;
+        let guard = ConnGuard(Arc::clone(shared));
+        let conn_shared = Arc::clone(shared);
+        may::go!(move || {
+            let _guard = guard;
+            conn::serve(stream, conn_shared, overloaded);
+        });
+    }
+}
