@@ -22,14 +22,26 @@ pub struct Error {
 impl Error {
     /// A handler failure: status 500, body `{"error": message}` (Python: a raised exception).
     pub fn new(message: impl Into<String>) -> Self {
-        Error { status: 500, message: message.into(), error_type: Cow::Borrowed("Error"), details: None }
+        Error {
+            status: 500,
+            message: message.into(),
+            error_type: Cow::Borrowed("Error"),
+            details: None,
+        }
     }
 
     /// An error with its own HTTP status (Python: `HTTPException(status, detail)`).
     /// Statuses outside 400..=599 are treated as 500.
     pub fn http(status: u16, message: impl Into<String>) -> Self {
-        let status = if (400..=599).contains(&status) { status } else { 500 };
-        Error { status, ..Error::new(message) }
+        let status = if (400..=599).contains(&status) {
+            status
+        } else {
+            500
+        };
+        Error {
+            status,
+            ..Error::new(message)
+        }
     }
 
     /// 400 Bad Request with this message.

@@ -43,12 +43,22 @@ pub struct Message {
 impl Message {
     /// A user message holding one text block.
     pub fn user_text(text: impl Into<String>) -> Self {
-        Message { role: Role::User, content: vec![ContentBlock::Text(text.into())], metadata: None, tracking_id: None }
+        Message {
+            role: Role::User,
+            content: vec![ContentBlock::Text(text.into())],
+            metadata: None,
+            tracking_id: None,
+        }
     }
 
     /// A message with the given role and blocks, without metadata or tracking id.
     pub fn new(role: Role, content: Vec<ContentBlock>) -> Self {
-        Message { role, content, metadata: None, tracking_id: None }
+        Message {
+            role,
+            content,
+            metadata: None,
+            tracking_id: None,
+        }
     }
 
     /// The tool calls in this message, in order.
@@ -74,7 +84,9 @@ impl Message {
 
     /// True when any block is a tool result.
     pub fn has_tool_result(&self) -> bool {
-        self.content.iter().any(|b| matches!(b, ContentBlock::ToolResult(_)))
+        self.content
+            .iter()
+            .any(|b| matches!(b, ContentBlock::ToolResult(_)))
     }
 
     /// What Strands' `str(AgentResult)` gives for this message: every text block followed by `"\n"`.
@@ -223,7 +235,10 @@ impl ToolResult {
 
     /// An error result with one text item (the text the model sees).
     pub fn error(tool_use_id: impl Into<String>, text: impl Into<String>) -> Self {
-        ToolResult { status: ToolStatus::Error, ..ToolResult::text(tool_use_id, text) }
+        ToolResult {
+            status: ToolStatus::Error,
+            ..ToolResult::text(tool_use_id, text)
+        }
     }
 }
 
@@ -288,7 +303,11 @@ pub struct Reasoning {
 // ---- serde: the one-key-object encoding ------------------------------------------------------
 
 fn single_key(map: &Map<String, Value>) -> Option<(&str, &Value)> {
-    if map.len() == 1 { map.iter().next().map(|(k, v)| (k.as_str(), v)) } else { None }
+    if map.len() == 1 {
+        map.iter().next().map(|(k, v)| (k.as_str(), v))
+    } else {
+        None
+    }
 }
 
 impl ContentBlock {
@@ -307,9 +326,9 @@ impl ContentBlock {
     fn from_map(map: Map<String, Value>) -> Result<Self, String> {
         let parsed = match single_key(&map) {
             Some(("text", Value::String(t))) => Some(ContentBlock::Text(t.clone())),
-            Some(("toolUse", v)) => {
-                Some(ContentBlock::ToolUse(ToolUse::deserialize(v).map_err(|e| format!("toolUse: {e}"))?))
-            }
+            Some(("toolUse", v)) => Some(ContentBlock::ToolUse(
+                ToolUse::deserialize(v).map_err(|e| format!("toolUse: {e}"))?,
+            )),
             Some(("toolResult", v)) => Some(ContentBlock::ToolResult(ToolResult::from_value(v)?)),
             Some(("image", v)) => MediaBlock::from_value(v).map(ContentBlock::Image),
             Some(("document", v)) => MediaBlock::from_value(v).map(ContentBlock::Document),
@@ -348,7 +367,9 @@ impl ToolResultContent {
     }
 
     fn from_value(v: &Value) -> Result<Self, String> {
-        let Value::Object(map) = v else { return Err("tool result content item is not an object".into()) };
+        let Value::Object(map) = v else {
+            return Err("tool result content item is not an object".into());
+        };
         let parsed = match single_key(map) {
             Some(("text", Value::String(t))) => Some(ToolResultContent::Text(t.clone())),
             Some(("json", v)) => Some(ToolResultContent::Json(v.clone())),
@@ -371,7 +392,10 @@ impl ToolResult {
             map.insert("toolUseId".into(), Value::String(self.tool_use_id.clone()));
             map.insert("status".into(), status);
         }
-        map.insert("content".into(), Value::Array(self.content.iter().map(|c| c.to_value()).collect()));
+        map.insert(
+            "content".into(),
+            Value::Array(self.content.iter().map(|c| c.to_value()).collect()),
+        );
         for (k, v) in &self.extra {
             map.insert(k.clone(), v.clone());
         }
@@ -379,7 +403,9 @@ impl ToolResult {
     }
 
     fn from_value(v: &Value) -> Result<Self, String> {
-        let Value::Object(map) = v else { return Err("toolResult is not an object".into()) };
+        let Value::Object(map) = v else {
+            return Err("toolResult is not an object".into());
+        };
         let tool_use_id = map
             .get("toolUseId")
             .and_then(Value::as_str)
@@ -388,10 +414,17 @@ impl ToolResult {
         let status = match map.get("status").and_then(Value::as_str) {
             Some("success") => ToolStatus::Success,
             Some("error") => ToolStatus::Error,
-            other => return Err(format!("toolResult status {other:?} is neither success nor error")),
+            other => {
+                return Err(format!(
+                    "toolResult status {other:?} is neither success nor error"
+                ));
+            }
         };
         let content = match map.get("content") {
-            Some(Value::Array(items)) => items.iter().map(ToolResultContent::from_value).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(ToolResultContent::from_value)
+                .collect::<Result<_, _>>()?,
             None => Vec::new(),
             Some(_) => return Err("toolResult content is not an array".into()),
         };
@@ -401,7 +434,13 @@ impl ToolResult {
             .filter(|(k, _)| !matches!(k.as_str(), "toolUseId" | "status" | "content"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(ToolResult { tool_use_id, status, content, extra, status_first })
+        Ok(ToolResult {
+            tool_use_id,
+            status,
+            content,
+            extra,
+            status_first,
+        })
     }
 }
 
@@ -449,7 +488,10 @@ impl MediaBlock {
     /// `None` when the shape is not one we model; the caller then keeps the block verbatim.
     fn from_value(v: &Value) -> Option<Self> {
         let map = v.as_object()?;
-        if map.keys().any(|k| !matches!(k.as_str(), "format" | "name" | "source")) {
+        if map
+            .keys()
+            .any(|k| !matches!(k.as_str(), "format" | "name" | "source"))
+        {
             return None;
         }
         let format = map.get("format")?.as_str()?.to_string();
@@ -458,11 +500,12 @@ impl MediaBlock {
             None => None,
         };
         let source = map.get("source")?;
-        let bytes = source.as_object().and_then(|s| single_key(s)).and_then(|(k, b)| (k == "bytes").then_some(b));
+        let bytes = source
+            .as_object()
+            .and_then(|s| single_key(s))
+            .and_then(|(k, b)| (k == "bytes").then_some(b));
         let source = match bytes.and_then(Value::as_object) {
-            Some(b)
-                if b.len() == 2 && b.get("__bytes_encoded__") == Some(&Value::Bool(true)) =>
-            {
+            Some(b) if b.len() == 2 && b.get("__bytes_encoded__") == Some(&Value::Bool(true)) => {
                 MediaSource::Base64(b.get("data")?.as_str()?.to_string())
             }
             _ => MediaSource::Other(source.clone()),
@@ -477,18 +520,29 @@ mod tests {
 
     fn roundtrip(v: Value) {
         let block: ContentBlock = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(serde_json::to_string(&block).unwrap(), serde_json::to_string(&v).unwrap());
+        assert_eq!(
+            serde_json::to_string(&block).unwrap(),
+            serde_json::to_string(&v).unwrap()
+        );
     }
 
     #[test]
     fn blocks_round_trip_with_key_order() {
         roundtrip(json!({"text": "hi"}));
         roundtrip(json!({"toolUse": {"toolUseId": "c1", "name": "add", "input": {"a": 2, "b": 3}}}));
-        roundtrip(json!({"toolResult": {"toolUseId": "c1", "status": "success", "content": [{"text": "5"}]}}));
-        roundtrip(json!({"toolResult": {"status": "success", "toolUseId": "c", "content": [{"text": "42"}],
-            "structuredContent": {"result": 42}, "metadata": {"k": 1}, "isError": false}}));
-        roundtrip(json!({"image": {"format": "png", "source": {"bytes": {"__bytes_encoded__": true, "data": "iVBO"}}}}));
-        roundtrip(json!({"document": {"format": "pdf", "name": "a", "source": {"bytes": {"__bytes_encoded__": true, "data": "JVBE"}}}}));
+        roundtrip(
+            json!({"toolResult": {"toolUseId": "c1", "status": "success", "content": [{"text": "5"}]}}),
+        );
+        roundtrip(
+            json!({"toolResult": {"status": "success", "toolUseId": "c", "content": [{"text": "42"}],
+            "structuredContent": {"result": 42}, "metadata": {"k": 1}, "isError": false}}),
+        );
+        roundtrip(
+            json!({"image": {"format": "png", "source": {"bytes": {"__bytes_encoded__": true, "data": "iVBO"}}}}),
+        );
+        roundtrip(
+            json!({"document": {"format": "pdf", "name": "a", "source": {"bytes": {"__bytes_encoded__": true, "data": "JVBE"}}}}),
+        );
         roundtrip(json!({"reasoningContent": {"reasoningText": {"text": "hmm"}}}));
         roundtrip(json!({"cachePoint": {"type": "default"}}));
         roundtrip(json!({"image": {"format": "png", "source": {"location": {"type": "s3"}}}}));
@@ -496,10 +550,13 @@ mod tests {
 
     #[test]
     fn known_blocks_parse_into_variants() {
-        let b: ContentBlock = serde_json::from_value(json!({"toolResult": {"status": "error", "toolUseId": "x",
+        let b: ContentBlock =
+            serde_json::from_value(json!({"toolResult": {"status": "error", "toolUseId": "x",
             "content": [{"text": "boom"}, {"json": {"a": 1}}]}}))
-        .unwrap();
-        let ContentBlock::ToolResult(r) = b else { panic!("not a tool result") };
+            .unwrap();
+        let ContentBlock::ToolResult(r) = b else {
+            panic!("not a tool result")
+        };
         assert!(r.status_first);
         assert_eq!(r.status, ToolStatus::Error);
         assert_eq!(r.content[1], ToolResultContent::Json(json!({"a": 1})));
@@ -507,7 +564,10 @@ mod tests {
 
     #[test]
     fn result_text_has_trailing_newline_per_block() {
-        let m = Message::new(Role::Assistant, vec![ContentBlock::Text("a".into()), ContentBlock::Text("b".into())]);
+        let m = Message::new(
+            Role::Assistant,
+            vec![ContentBlock::Text("a".into()), ContentBlock::Text("b".into())],
+        );
         assert_eq!(m.text_for_result(), "a\nb\n");
     }
 }

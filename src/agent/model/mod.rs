@@ -149,13 +149,19 @@ impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelError::ContextOverflow { message } => write!(f, "model context window exceeded: {message}"),
-            ModelError::Throttled { message } => write!(f, "model provider is throttling requests: {message}"),
+            ModelError::Throttled { message } => {
+                write!(f, "model provider is throttling requests: {message}")
+            }
             ModelError::Provider { status, message, .. } => {
                 write!(f, "model provider returned HTTP {status}: {message}")
             }
             ModelError::Transport { message } => write!(f, "cannot reach the model provider: {message}"),
             ModelError::Timeout { phase, after } => {
-                write!(f, "model call timed out ({phase} timeout, {} ms)", after.as_millis())
+                write!(
+                    f,
+                    "model call timed out ({phase} timeout, {} ms)",
+                    after.as_millis()
+                )
             }
             ModelError::InvalidResponse { message } => {
                 write!(f, "model provider sent an invalid response: {message}")

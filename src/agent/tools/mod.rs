@@ -93,7 +93,9 @@ pub struct ToolRegistry {
 
 impl fmt::Debug for ToolRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.tools.iter().map(|t| &t.spec().name)).finish()
+        f.debug_list()
+            .entries(self.tools.iter().map(|t| &t.spec().name))
+            .finish()
     }
 }
 
@@ -122,7 +124,12 @@ impl ToolRegistry {
     /// Removes a tool by exact name (used for the per-invocation structured-output tool).
     pub fn unregister(&mut self, name: &str) {
         self.tools.retain(|t| t.spec().name != name);
-        self.by_name = self.tools.iter().enumerate().map(|(i, t)| (t.spec().name.replace('-', "_"), i)).collect();
+        self.by_name = self
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.spec().name.replace('-', "_"), i))
+            .collect();
     }
 
     /// Looks a tool up by the exact name the model used.
@@ -169,7 +176,11 @@ impl FnTool {
         func: impl Fn(&Value, &ToolContext<'_>) -> Result<Value, String> + Send + Sync + 'static,
     ) -> Self {
         FnTool {
-            spec: ToolSpec { name: name.into(), description: description.into(), input_schema },
+            spec: ToolSpec {
+                name: name.into(),
+                description: description.into(),
+                input_schema,
+            },
             func: Box::new(func),
         }
     }
@@ -181,7 +192,8 @@ impl Tool for FnTool {
     }
 
     fn call(&self, tool_use: &ToolUse, ctx: &ToolContext<'_>) -> ToolResult {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.func)(&tool_use.input, ctx)));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.func)(&tool_use.input, ctx)));
         match outcome {
             Ok(Ok(Value::String(s))) => ToolResult::text(&tool_use.tool_use_id, s),
             Ok(Ok(v)) => ToolResult::text(&tool_use.tool_use_id, crate::pyjson::to_string(&v)),

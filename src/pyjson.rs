@@ -1,7 +1,0 @@
-//! JSON the way Python's `json` module writes and reports it (STUB: being implemented).
-use serde_json::Value;
-
-/// `json.dumps(v, ensure_ascii=False)`: `", "` and `": "` separators, raw UTF-8, Python floats.
-pub fn to_string(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
