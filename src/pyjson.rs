@@ -5,3 +5,9 @@ use serde_json::Value;
 pub fn to_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
+
+/// `json.dumps(v, indent=2, ensure_ascii=False)` (TEMPORARY stub in the session branch: serde's
+/// pretty printer gives the same bytes for everything the session fixtures contain).
+pub fn to_string_pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
