@@ -260,7 +260,9 @@ impl AgentSession {
         self.restore_inner(initial).map_err(|f| f.into_error(&session_id))
     }
 
-    /// Writes `message` as the next `message_<N>.json`. Never replaces an existing file.
+    /// Writes `message` as the next `message_<N>.json` (N = highest index on disk + 1). Never
+    /// replaces an existing file. Call [`AgentSession::restore`] first: it creates a new agent's
+    /// directories.
     pub fn append_message(&mut self, message: &Message) -> Result<(), SessionError> {
         let session_id = self.session_id.clone();
         self.append_inner(message).map_err(|f| f.into_error(&session_id))
@@ -470,7 +472,13 @@ fn ensure_dir(path: &Path) -> Result<(), Fail> {
         return Ok(());
     }
     match DirBuilder::new().mode(0o700).create(path) {
-        Ok(()) => Ok(()),
+        // Like a renamed file, a new directory survives a crash only once its parent is synced.
+        Ok(()) => match path.parent() {
+            Some(parent) => File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Fail::io(parent, e)),
+            None => Ok(()),
+        },
         // Another writer made it in between: fine, if it is a real directory.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && is_dir(path)? => Ok(()),
         Err(e) => Err(Fail::io(path, e)),

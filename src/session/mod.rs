@@ -10,7 +10,7 @@
 //! ```
 //!
 //! This module knows nothing about HTTP or models. It holds the error type, the id rules and the
-//! records exchanged with the agent; [`file`] does the I/O. The store is single-writer per
+//! records exchanged with the agent; [`mod@file`] does the I/O. The store is single-writer per
 //! session: hold [`FileSessionStore::lock`] while opening, restoring and appending.
 
 pub mod file;
