@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the integration tests talk to: a Python venv (.venv: the official MCP
-# SDK, websockets) and npm MCP servers (tests/peers/node_modules). Idempotent; safe to re-run.
+# SDK, websockets), Strands 1.62 in .venv-strands, and npm MCP servers (tests/peers/node_modules).
+# Idempotent; safe to re-run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,7 +11,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
 
+# Strands (the session-format reference) needs mcp<2.2, so it gets its own venv.
+if [ ! -x .venv-strands/bin/python ]; then
+  python3 -m venv .venv-strands
+fi
+.venv-strands/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-strands.txt
+
 if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
   (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
 fi
-echo "test peers ready: $root/.venv, $root/tests/peers/node_modules"
+echo "test peers ready: $root/.venv, $root/.venv-strands, $root/tests/peers/node_modules"
