@@ -2,6 +2,8 @@
 //! temporary directories.
 #![allow(dead_code)]
 
+pub mod mock_openai;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,14 +30,22 @@ pub fn shared_json(rel: &str) -> serde_json::Value {
 /// The Python interpreter of the test-peer venv (`scripts/install-test-peers.sh`).
 pub fn peer_python() -> PathBuf {
     let py = repo_root().join(".venv/bin/python");
-    assert!(py.exists(), "{} missing: run scripts/install-test-peers.sh", py.display());
+    assert!(
+        py.exists(),
+        "{} missing: run scripts/install-test-peers.sh",
+        py.display()
+    );
     py
 }
 
 /// `tests/peers/node_modules`, where the npm MCP servers are installed.
 pub fn node_modules() -> PathBuf {
     let dir = repo_root().join("tests/peers/node_modules");
-    assert!(dir.exists(), "{} missing: run scripts/install-test-peers.sh", dir.display());
+    assert!(
+        dir.exists(),
+        "{} missing: run scripts/install-test-peers.sh",
+        dir.display()
+    );
     dir
 }
 
