@@ -1169,14 +1169,27 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses_them() {
 
     run_proxy_child(
         &mock.base_url(),
-        &[("HTTP_PROXY", &proxy_url), ("NO_PROXY", "localhost,127.0.0.1")],
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("NO_PROXY", " localhost , 127.0.0.1,"),
+        ],
     );
     assert_eq!(
         proxy.targets.lock().unwrap().len(),
         2,
         "NO_PROXY bypassed the proxy"
     );
-    assert_eq!(mock.request_count(), 3);
+
+    run_proxy_child(
+        &mock.base_url(),
+        &[("HTTP_PROXY", &proxy_url), ("no_proxy", "example.com,.internal")],
+    );
+    assert_eq!(
+        proxy.targets.lock().unwrap().len(),
+        3,
+        "a NO_PROXY that does not match"
+    );
+    assert_eq!(mock.request_count(), 4);
 }
 
 /// Child half of the proxy test; does nothing unless started by it.
@@ -1226,4 +1239,28 @@ fn completion_rendering_is_the_openai_shape() {
     assert_eq!(usage["choices"], json!([]));
     assert_eq!(usage["usage"]["total_tokens"], json!(15));
     assert_eq!(datas[datas.len() - 1], "[DONE]");
+}
+
+#[test]
+fn tls_to_a_plain_http_server_fails_cleanly() {
+    // A server that answers a TLS ClientHello the way plain-HTTP servers do.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.read(&mut [0u8; 1024]);
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let model = OpenAiModel::new(OpenAiConfig {
+        base_url: format!("https://{addr}/v1"),
+        retry_base_delay: Duration::from_millis(1),
+        ..OpenAiConfig::default()
+    })
+    .unwrap();
+    let err = converse(&model, &hello()).0.unwrap_err();
+    assert!(
+        matches!(&err, ModelError::Transport { message } if message.contains("https://")),
+        "{err:?}"
+    );
 }

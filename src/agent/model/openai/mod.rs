@@ -12,13 +12,13 @@
 //! output to the caller. Every wait is bounded: connect, time to first byte, idle time between
 //! stream chunks, and the whole call ([`transport`] explains how the read limits are applied).
 //!
-//! Proxies: ureq's default configuration, which we keep, reads `ALL_PROXY`, `HTTPS_PROXY`,
-//! `HTTP_PROXY` (also lowercase; the first one set is used for every request, whatever its
-//! scheme) and `NO_PROXY`/`no_proxy` when the model is created. HTTP proxies are always used
-//! with `CONNECT`, for `http://` targets too. NO_PROXY entries are matched against the host name
-//! only: exact names, `*`, `.suffix`/`*suffix` and `prefix*`/`prefix.`; they are not trimmed, so
-//! write `a,b` rather than `a, b`, and `example.com` does not cover `api.example.com` (use
-//! `.example.com`).
+//! Proxies: as ureq reads them when the model is created: `ALL_PROXY`, `HTTPS_PROXY`,
+//! `HTTP_PROXY` (also lowercase; the first one set serves every request, whatever its scheme;
+//! HTTP proxies are always used through `CONNECT`, for `http://` targets too). `NO_PROXY` (or
+//! `no_proxy`) is matched against the target's host name; we read it the way curl does, which
+//! ureq alone does not: entries are trimmed (`a, b` works) and `example.com` also covers
+//! `api.example.com`. Entries may also be `*`, `.suffix`, `*suffix` or `prefix*`; IP ranges
+//! (CIDR) and ports are not understood.
 
 pub mod error;
 pub mod request;
@@ -194,6 +194,7 @@ impl OpenAiModel {
             .user_agent(USER_AGENT)
             .timeout_resolve(Some(config.connect_timeout))
             .timeout_connect(Some(config.connect_timeout))
+            .proxy(proxy_from_env())
             .build();
         Ok(OpenAiModel {
             url: format!("{base}/chat/completions"),
@@ -234,7 +235,8 @@ impl OpenAiModel {
         let capped = exponential.min(self.config.retry_max_delay);
         // Up to 25 % shorter, as the openai SDK does, so clients that failed together spread out.
         let random = getrandom::u32().unwrap_or(0);
-        capped.mul_f64(1.0 - 0.25 * (f64::from(random) / f64::from(u32::MAX)))
+        let factor = 1.0 - 0.25 * (f64::from(random) / f64::from(u32::MAX));
+        Duration::try_from_secs_f64(capped.as_secs_f64() * factor).unwrap_or(capped)
     }
 
     fn attempt(
@@ -253,7 +255,7 @@ impl OpenAiModel {
             })
             .into());
         }
-        let limit = ReadLimitGuard::new(ReadLimit::Until(now + self.config.first_byte_timeout));
+        let limit = ReadLimitGuard::new(ReadLimit::Until(later(now, self.config.first_byte_timeout)));
         let mut call = self
             .agent
             .post(&self.url)
@@ -509,6 +511,50 @@ impl OpenAiModel {
     }
 }
 
+/// `at + after`, or a century later when the sum does not fit (a limit of `Duration::MAX` means
+/// "no limit" and must not panic).
+fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(at)
+}
+
+/// ureq's proxy from the environment, with `NO_PROXY` read by [`with_no_proxy`].
+fn proxy_from_env() -> Option<ureq::Proxy> {
+    let proxy = ureq::Proxy::try_from_env()?;
+    match ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+    {
+        Some(no_proxy) => Some(with_no_proxy(proxy, &no_proxy)),
+        None => Some(proxy),
+    }
+}
+
+/// The proxy with this `NO_PROXY` list: entries trimmed, empty ones skipped, and a bare domain
+/// also covering its subdomains. (ureq takes entries verbatim and matches `a.com` only exactly,
+/// so `NO_PROXY="localhost, 10.0.0.1"` would silently send `10.0.0.1` through the proxy.)
+fn with_no_proxy(proxy: ureq::Proxy, no_proxy: &str) -> ureq::Proxy {
+    let mut builder = ureq::Proxy::builder(proxy.protocol())
+        .host(proxy.host())
+        .port(proxy.port())
+        .resolve_target(proxy.resolve_target());
+    if let Some(user) = proxy.username() {
+        builder = builder.username(user);
+    }
+    if let Some(password) = proxy.password() {
+        builder = builder.password(password);
+    }
+    for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        builder = builder.no_proxy(entry);
+        let is_pattern = entry.starts_with(['.', '*']) || entry.ends_with(['.', '*']);
+        if !is_pattern && entry.parse::<std::net::IpAddr>().is_err() {
+            builder = builder.no_proxy(&format!(".{entry}"));
+        }
+    }
+    builder.build().unwrap_or(proxy)
+}
+
 /// Reads the body into `out`, up to `max` bytes; `Ok(false)` when there was more. Switches the
 /// read limit to the idle timeout once bytes flow.
 fn read_limited(
@@ -541,7 +587,7 @@ impl ChatModel for OpenAiModel {
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<ModelResponse, ModelError> {
         let started = Instant::now();
-        let deadline = started + self.config.total_timeout;
+        let deadline = later(started, self.config.total_timeout);
         let body =
             serde_json::to_vec(&self.request_body(request)).map_err(|e| ModelError::InvalidResponse {
                 message: format!("cannot serialize the request: {e}"),
@@ -556,7 +602,7 @@ impl ChatModel for OpenAiModel {
                 return Err(failure.error);
             }
             let delay = self.backoff(attempt, failure.retry_after);
-            if Instant::now() + delay >= deadline {
+            if later(Instant::now(), delay) >= deadline {
                 return Err(failure.error);
             }
             std::thread::sleep(delay);
@@ -566,5 +612,58 @@ impl ChatModel for OpenAiModel {
 
     fn model_id(&self) -> &str {
         &self.config.model_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_entries_are_trimmed_and_cover_subdomains() {
+        let proxy = ureq::Proxy::new("http://user:p%40ss@proxy.local:3128").unwrap();
+        let proxy = with_no_proxy(proxy, " localhost , 10.0.0.1,,example.com, .corp ,");
+        let bypass = |url: &str| proxy.is_no_proxy(&url.parse().unwrap());
+        assert!(bypass("http://localhost:8080/v1"));
+        assert!(bypass("http://10.0.0.1/v1"));
+        assert!(bypass("https://example.com/v1"));
+        assert!(bypass("https://api.example.com/v1"));
+        assert!(bypass("https://x.corp/v1"));
+        assert!(!bypass("https://notexample.com/v1"));
+        assert!(!bypass("https://api.openai.com/v1"));
+        assert_eq!((proxy.host(), proxy.port()), ("proxy.local", 3128));
+        assert_eq!((proxy.username(), proxy.password()), (Some("user"), Some("p@ss")));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_respects_caps() {
+        let model = OpenAiModel::new(OpenAiConfig {
+            retry_base_delay: Duration::from_millis(100),
+            retry_max_delay: Duration::from_millis(350),
+            ..OpenAiConfig::default()
+        })
+        .unwrap();
+        for (retry, full) in [(1, 100), (2, 200), (3, 350), (30, 350)] {
+            let d = model.backoff(retry, None);
+            assert!(
+                d <= Duration::from_millis(full) && d >= Duration::from_millis(full * 3 / 4),
+                "{retry}: {d:?}"
+            );
+        }
+        assert_eq!(
+            model.backoff(1, Some(Duration::from_secs(60))),
+            Duration::from_millis(350)
+        );
+        assert_eq!(
+            model.backoff(1, Some(Duration::from_millis(20))),
+            Duration::from_millis(20)
+        );
+        let huge = OpenAiModel::new(OpenAiConfig {
+            retry_max_delay: Duration::MAX,
+            retry_base_delay: Duration::MAX,
+            ..OpenAiConfig::default()
+        })
+        .unwrap();
+        assert!(huge.backoff(40, None) > Duration::from_secs(1));
     }
 }

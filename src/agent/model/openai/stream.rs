@@ -609,4 +609,79 @@ mod tests {
         assert_eq!(parse_arguments("{bad"), json!({}));
         assert_eq!(parse_arguments(" [1, 2] "), json!([1, 2]));
     }
+
+    /// Random SSE-ish byte soup through the decoder and the assembler: errors are fine, panics
+    /// are not. (The same entry points are what a cargo-fuzz target would drive.)
+    #[test]
+    fn random_input_never_panics() {
+        use crate::agent::model::openai::sse::SseDecoder;
+        const TOKENS: &[&str] = &[
+            "data: ",
+            "data:",
+            "\n",
+            "\r",
+            "\r\n",
+            "\n\n",
+            ": c\n",
+            "event: x\n",
+            "[DONE]",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"choices\"",
+            "\"delta\"",
+            "\"content\"",
+            "\"tool_calls\"",
+            "\"index\"",
+            "\"id\"",
+            "\"function\"",
+            "\"arguments\"",
+            "\"name\"",
+            "\"finish_reason\"",
+            "\"usage\"",
+            "\"error\"",
+            "\"reasoning\"",
+            "\"x\"",
+            "\"stop\"",
+            "0",
+            "-1",
+            "1e999",
+            "null",
+            "true",
+            "\u{e9}",
+            "\u{ff}",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut input = String::new();
+            for _ in 0..(next() % 60) {
+                input.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+            }
+            let mut decoder = SseDecoder::new(256);
+            let mut assembler = StreamAssembler::new();
+            let bytes = input.as_bytes();
+            let cut = (next() as usize) % (bytes.len() + 1);
+            for piece in [&bytes[..cut], &bytes[cut..]] {
+                if decoder.push(piece).is_err() {
+                    break;
+                }
+                while let Some(data) = decoder.next_event() {
+                    let _ = assembler.push_data(&data, &mut |_| {});
+                }
+            }
+            let _ = assembler.finish();
+            if let Ok(v) = serde_json::from_str::<Value>(&input) {
+                let _ = parse_completion(&v, &mut |_| {});
+            }
+        }
+    }
 }
