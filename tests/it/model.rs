@@ -14,7 +14,7 @@ use agentcore_rt::agent::model::{
 use agentcore_rt::agent::tools::ToolSpec;
 use serde_json::{Value, json};
 
-use crate::support::mock_openai::{Completion, Fault, MockOpenAi, Reply, ReplyBody};
+use crate::support::mock_openai::{Completion, Fault, Gate, MockOpenAi, Reply, ReplyBody};
 use crate::support::shared_json;
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -764,7 +764,10 @@ fn a_dropped_stream_after_output_is_a_transport_error_without_retry() {
     );
     let model = model_for(&mock, |_| {});
     let (result, events) = converse(&model, &hello());
-    assert!(matches!(result, Err(ModelError::Transport { .. })), "{result:?}");
+    assert!(
+        matches!(&result, Err(ModelError::Transport { message }) if message.contains("connection lost while reading")),
+        "{result:?}"
+    );
     assert_eq!(events.len(), 2);
     assert_eq!(mock.request_count(), 1);
 }
@@ -1263,4 +1266,17 @@ fn tls_to_a_plain_http_server_fails_cleanly() {
         matches!(&err, ModelError::Transport { message } if message.contains("https://")),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_gated_reply_holds_the_call_until_opened() {
+    let mock = Arc::new(MockOpenAi::start());
+    let gate = Gate::new();
+    mock.push(Reply::text("released").after(&gate));
+    let model = model_for(&mock, |_| {});
+    let call = std::thread::spawn(move || content_json(&converse(&model, &hello()).0.unwrap().message));
+    mock.wait_for_requests(1, Duration::from_secs(10));
+    assert!(!call.is_finished(), "the answer is held");
+    gate.open();
+    assert_eq!(call.join().unwrap(), r#"[{"text":"released"}]"#);
 }

@@ -12,6 +12,7 @@
 //!   `choices: []` when `stream_options.include_usage` is set, `data: [DONE]`), otherwise one
 //!   `chat.completion` object;
 //! - errors use OpenAI's `{"error": {"message", "type", "param", "code"}}` body;
+//! - a reply can be held until a test opens a [`Gate`] (act while a call is in flight);
 //! - faults: a delay before the head, a hang after the head or after some events, a dropped
 //!   connection mid-stream, an invalid JSON chunk, a stream that ends without finish/`[DONE]`.
 //!
@@ -208,8 +209,48 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Wait this long before sending the head.
     pub delay: Option<Duration>,
+    /// Wait until this gate opens before sending the head.
+    pub gate: Option<Gate>,
     /// Break the stream on purpose.
     pub fault: Option<Fault>,
+}
+
+/// A latch a test opens to let held replies go, so tests can act while a model call is in
+/// flight without sleeping. Replies waiting on it also end when the server stops.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Gate::default()
+    }
+
+    /// Opens the gate for every reply waiting on it, now and later.
+    pub fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+
+    /// True once opened.
+    pub fn is_open(&self) -> bool {
+        *self.0.0.lock().unwrap()
+    }
+
+    /// Waits until open, the server stops, or `MAX_HANG` passes.
+    fn wait(&self, shared: &Shared) {
+        let deadline = Instant::now() + MAX_HANG;
+        let mut open = self.0.0.lock().unwrap();
+        while !*open && !shared.stopping.load(Ordering::SeqCst) && Instant::now() < deadline {
+            open = self.0.1.wait_timeout(open, Duration::from_millis(10)).unwrap().0;
+        }
+    }
 }
 
 impl Reply {
@@ -219,6 +260,7 @@ impl Reply {
             body,
             headers: Vec::new(),
             delay: None,
+            gate: None,
             fault: None,
         }
     }
@@ -359,6 +401,12 @@ impl Reply {
     /// Waits before sending the head.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
+        self
+    }
+
+    /// Holds the reply until `gate` opens.
+    pub fn after(mut self, gate: &Gate) -> Self {
+        self.gate = Some(gate.clone());
         self
     }
 
@@ -693,6 +741,9 @@ fn status_text(status: u16) -> &'static str {
 
 /// Sends the reply; false when the connection must not be reused.
 fn send_reply(w: &mut TcpStream, request: &RecordedRequest, reply: &Reply, shared: &Shared) -> bool {
+    if let Some(gate) = &reply.gate {
+        gate.wait(shared);
+    }
     if let Some(delay) = reply.delay {
         pause(shared, delay);
     }

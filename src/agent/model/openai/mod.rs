@@ -367,7 +367,7 @@ impl OpenAiModel {
                 Err(_) if assembler.finished() => break,
                 Err(e) => {
                     return Err(self
-                        .transport_failure(ureq::Error::from(e), assembler.delivered())
+                        .read_failure(ureq::Error::from(e), assembler.delivered())
                         .into());
                 }
             };
@@ -431,7 +431,7 @@ impl OpenAiModel {
         match read_limited(reader, self.config.max_response_bytes, limit, self, &mut bytes) {
             Ok(true) => {}
             Ok(false) => return Err(self.too_large(false).into()),
-            Err(e) => return Err(self.transport_failure(e, false).into()),
+            Err(e) => return Err(self.read_failure(e, false).into()),
         }
         let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
@@ -501,6 +501,25 @@ impl OpenAiModel {
             retryable,
             retry_after: None,
             delivered,
+        }
+    }
+
+    /// Like [`Self::transport_failure`], for errors after the response head arrived.
+    fn read_failure(&self, error: ureq::Error, delivered: bool) -> Failure {
+        match error {
+            ureq::Error::Io(e) => Failure {
+                error: self.transport(format!("connection lost while reading the response: {e}")),
+                retryable: true,
+                retry_after: None,
+                delivered,
+            },
+            ureq::Error::Protocol(e) => Failure {
+                error: self.transport(format!("broken HTTP framing in the response: {e}")),
+                retryable: true,
+                retry_after: None,
+                delivered,
+            },
+            other => self.transport_failure(other, delivered),
         }
     }
 
