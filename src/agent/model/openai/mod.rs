@@ -10,7 +10,7 @@
 //! failures a bounded number of times with exponential backoff and jitter, honouring
 //! `Retry-After`; it never retries an overflow, another 4xx, or a stream that has already shown
 //! output to the caller. Every wait is bounded: connect, time to first byte, idle time between
-//! stream chunks, and the whole call ([`transport`] explains how the read limits are applied).
+//! stream chunks, and the whole call (`transport.rs` explains how the read limits are applied).
 //!
 //! Proxies: as ureq reads them when the model is created: `ALL_PROXY`, `HTTPS_PROXY`,
 //! `HTTP_PROXY` (also lowercase; the first one set serves every request, whatever its scheme;
