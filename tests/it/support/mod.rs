@@ -2,6 +2,8 @@
 //! temporary directories.
 #![allow(dead_code)]
 
+pub mod mock_openai;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

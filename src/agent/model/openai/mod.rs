@@ -1,0 +1,688 @@
+//! OpenAI-compatible chat-completions client: Strands 1.62's `OpenAIModel` over blocking ureq.
+//!
+//! `POST {base_url}/chat/completions` with the body Strands sends ([`request`]), the response read
+//! as Server-Sent Events ([`sse`]) and assembled into one assistant message ([`stream`]), or read
+//! as one `chat.completion` object when streaming is off. Errors are classified as Strands does
+//! ([`error`]): context overflow (the loop trims and retries), throttling, or a provider error
+//! that keeps the status and the provider's JSON body.
+//!
+//! Like the openai SDK that Strands uses, the client retries 408, 409, 429, 5xx and connection
+//! failures a bounded number of times with exponential backoff and jitter, honouring
+//! `Retry-After`; it never retries an overflow, another 4xx, or a stream that has already shown
+//! output to the caller. Every wait is bounded: connect, time to first byte, idle time between
+//! stream chunks, and the whole call (`transport.rs` explains how the read limits are applied).
+//!
+//! Proxies: as ureq reads them when the model is created: `ALL_PROXY`, `HTTPS_PROXY`,
+//! `HTTP_PROXY` (also lowercase; the first one set serves every request, whatever its scheme;
+//! HTTP proxies are always used through `CONNECT`, for `http://` targets too). `NO_PROXY` (or
+//! `no_proxy`) is matched against the target's host name; we read it the way curl does, which
+//! ureq alone does not: entries are trimmed (`a, b` works) and `example.com` also covers
+//! `api.example.com`. Entries may also be `*`, `.suffix`, `*suffix` or `prefix*`; IP ranges
+//! (CIDR) and ports are not understood.
+
+pub mod error;
+pub mod request;
+pub mod sse;
+pub mod stream;
+mod transport;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use ureq::Timeout;
+
+use self::error::{ErrorDetails, MAX_ERROR_BODY, classify, is_retryable_status, retry_after};
+use self::request::{BodyOptions, build_body};
+use self::sse::SseDecoder;
+use self::stream::{Assembled, StreamAssembler, parse_completion};
+use self::transport::{ReadLimit, ReadLimitGuard};
+use crate::agent::message::Metrics;
+use crate::agent::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent};
+
+/// Longest SSE line (or event payload) accepted; a chat-completion chunk is far smaller.
+pub const MAX_SSE_LINE_BYTES: usize = 4 << 20;
+
+/// `User-Agent` sent on every request.
+pub const USER_AGENT: &str = concat!("agentcore-rt/", env!("CARGO_PKG_VERSION"));
+
+/// How to reach the model and how patient to be with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAiConfig {
+    /// API root; `/chat/completions` is appended. Default `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer <key>`; no header when `None`. Default `None`.
+    pub api_key: Option<String>,
+    /// `model` in the body. Default `gpt-4o`.
+    pub model_id: String,
+    /// Extra top-level body keys (`temperature`, `max_tokens`, ...), merged as Strands merges its
+    /// `params`. `stream`/`stream_options` here are taken as Strands takes them; `extra_body` is
+    /// merged last and `extra_headers` are sent as headers, as the openai SDK does. Default empty.
+    pub params: Map<String, Value>,
+    /// Stream the answer (SSE) or fetch one `chat.completion`. Default `true`.
+    pub stream: bool,
+    /// Limit for DNS resolution and for connecting (TCP, proxy tunnel, TLS), each. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Limit from sending the request to the first byte of the response body. In non-streaming
+    /// mode this covers the whole generation. Default 120 s.
+    pub first_byte_timeout: Duration,
+    /// Limit on silence between two reads once the body flows. Default 120 s.
+    pub idle_timeout: Duration,
+    /// Limit on the whole call, retries and their backoff included. Default 600 s (the openai
+    /// SDK's default).
+    pub total_timeout: Duration,
+    /// Attempts per call, the first included (1 disables retries). Default 3 (the openai SDK
+    /// retries twice).
+    pub max_attempts: u32,
+    /// First backoff delay; it doubles per retry, minus up to 25 % jitter. Default 500 ms.
+    pub retry_base_delay: Duration,
+    /// Cap on one backoff delay, and on a server's `Retry-After`. Default 8 s.
+    pub retry_max_delay: Duration,
+    /// Cap on the bytes of one response body. Default 32 MiB.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> Self {
+        OpenAiConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            api_key: None,
+            model_id: "gpt-4o".into(),
+            params: Map::new(),
+            stream: true,
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(120),
+            total_timeout: Duration::from_secs(600),
+            max_attempts: 3,
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(8),
+            max_response_bytes: 32 << 20,
+        }
+    }
+}
+
+/// A [`ChatModel`] speaking the OpenAI chat-completions API. Cheap to share: calls on different
+/// threads share one connection pool.
+#[derive(Debug)]
+pub struct OpenAiModel {
+    config: OpenAiConfig,
+    url: String,
+    extra_headers: Vec<(String, String)>,
+    agent: ureq::Agent,
+}
+
+/// One failed attempt, and whether another may follow.
+struct Failure {
+    error: ModelError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+    /// Output already reached `on_event`: retrying would show it twice.
+    delivered: bool,
+}
+
+impl Failure {
+    fn fatal(error: ModelError) -> Self {
+        Failure {
+            error,
+            retryable: false,
+            retry_after: None,
+            delivered: false,
+        }
+    }
+}
+
+impl OpenAiModel {
+    /// Checks the configuration and builds the HTTP agent (reading the proxy variables).
+    pub fn new(config: OpenAiConfig) -> Result<Self, ModelError> {
+        let invalid = |message: String| ModelError::NotConfigured { message };
+        let base = config.base_url.trim_end_matches('/');
+        let scheme_ok = base.starts_with("https://") || base.starts_with("http://");
+        if !scheme_ok || base.parse::<ureq::http::Uri>().is_err() {
+            return Err(invalid(format!(
+                "model base URL {:?} is not an http(s) URL",
+                config.base_url
+            )));
+        }
+        if config.model_id.is_empty() {
+            return Err(invalid("the model id is empty".into()));
+        }
+        if let Some(key) = &config.api_key
+            && ureq::http::HeaderValue::from_str(&format!("Bearer {key}")).is_err()
+        {
+            return Err(invalid(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            ));
+        }
+        for (name, limit) in [
+            ("connect", config.connect_timeout),
+            ("first byte", config.first_byte_timeout),
+            ("idle", config.idle_timeout),
+            ("total", config.total_timeout),
+        ] {
+            if limit.is_zero() {
+                return Err(invalid(format!("the {name} timeout must be greater than zero")));
+            }
+        }
+        let extra_headers = match config.params.get("extra_headers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(headers)) => headers
+                .iter()
+                .map(|(name, value)| match value {
+                    Value::String(v)
+                        if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                            && ureq::http::HeaderValue::from_str(v).is_ok() =>
+                    {
+                        Ok((name.clone(), v.clone()))
+                    }
+                    _ => Err(invalid(format!(
+                        "extra header {name:?} is not a valid header with a string value"
+                    ))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(invalid(
+                    "params.extra_headers must be an object of strings".into(),
+                ));
+            }
+        };
+        let http_config = ureq::Agent::config_builder()
+            // Error statuses are answers we classify, not transport failures.
+            .http_status_as_error(false)
+            // The openai SDK (httpx) does not follow redirects either; a POST must not turn into a GET.
+            .max_redirects(0)
+            .user_agent(USER_AGENT)
+            .timeout_resolve(Some(config.connect_timeout))
+            .timeout_connect(Some(config.connect_timeout))
+            .proxy(proxy_from_env())
+            .build();
+        Ok(OpenAiModel {
+            url: format!("{base}/chat/completions"),
+            extra_headers,
+            agent: transport::agent(http_config),
+            config,
+        })
+    }
+
+    /// The configuration this model was built with.
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.config
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The exact JSON body this model sends for `request`.
+    pub fn request_body(&self, request: &ModelRequest<'_>) -> Value {
+        let options = BodyOptions {
+            model_id: &self.config.model_id,
+            params: &self.config.params,
+            stream: self.config.stream,
+        };
+        build_body(options, request)
+    }
+
+    fn backoff(&self, retry: u32, hint: Option<Duration>) -> Duration {
+        if let Some(hint) = hint {
+            return hint.min(self.config.retry_max_delay);
+        }
+        let exponential = self
+            .config
+            .retry_base_delay
+            .saturating_mul(1u32 << (retry - 1).min(20));
+        let capped = exponential.min(self.config.retry_max_delay);
+        // Up to 25 % shorter, as the openai SDK does, so clients that failed together spread out.
+        let random = getrandom::u32().unwrap_or(0);
+        let factor = 1.0 - 0.25 * (f64::from(random) / f64::from(u32::MAX));
+        Duration::try_from_secs_f64(capped.as_secs_f64() * factor).unwrap_or(capped)
+    }
+
+    fn attempt(
+        &self,
+        body: &[u8],
+        started: Instant,
+        deadline: Instant,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<ModelResponse, Box<Failure>> {
+        let now = Instant::now();
+        let remaining = deadline.saturating_duration_since(now);
+        if remaining.is_zero() {
+            return Err(Failure::fatal(ModelError::Timeout {
+                phase: "overall",
+                after: self.config.total_timeout,
+            })
+            .into());
+        }
+        let limit = ReadLimitGuard::new(ReadLimit::Until(later(now, self.config.first_byte_timeout)));
+        let mut call = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
+        if let Some(key) = &self.config.api_key {
+            call = call.header("Authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in &self.extra_headers {
+            call = call.header(name, value);
+        }
+        let response = call
+            .config()
+            .timeout_global(Some(remaining))
+            .build()
+            .send(body)
+            .map_err(|e| self.transport_failure(e, false))?;
+
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if !(200..300).contains(&status) {
+            let hint = retry_after(
+                header("retry-after-ms").as_deref(),
+                header("retry-after").as_deref(),
+            );
+            let should_retry = header("x-should-retry");
+            let mut bytes = Vec::new();
+            // A broken error body still leaves the status to report.
+            let _ = read_limited(
+                response.into_body().into_reader(),
+                MAX_ERROR_BODY,
+                &limit,
+                self,
+                &mut bytes,
+            );
+            let error = classify(Some(status), ErrorDetails::from_body(&bytes));
+            let retryable = match should_retry.as_deref() {
+                Some("true") => true,
+                Some("false") => false,
+                _ => is_retryable_status(status),
+            } && !matches!(error, ModelError::ContextOverflow { .. });
+            return Err(Failure {
+                error,
+                retryable,
+                retry_after: hint,
+                delivered: false,
+            }
+            .into());
+        }
+        let content_type = header("content-type").unwrap_or_default().to_ascii_lowercase();
+        let reader = response.into_body().into_reader();
+        // Some OpenAI-compatible servers answer a streaming request with one JSON completion.
+        let assembled = if self.config.stream && !content_type.starts_with("application/json") {
+            self.read_stream(reader, &limit, on_event)?
+        } else {
+            self.read_completion(reader, &limit, on_event)?
+        };
+        Ok(self.response(assembled, started))
+    }
+
+    fn response(
+        &self,
+        (assembled, first_byte_at): (Assembled, Option<Instant>),
+        started: Instant,
+    ) -> ModelResponse {
+        // Strands fills timeToFirstByteMs only together with usage.
+        let time_to_first_byte_ms = match (assembled.has_usage, first_byte_at) {
+            (true, Some(at)) => u64::try_from(at.duration_since(started).as_millis()).unwrap_or(u64::MAX),
+            _ => 0,
+        };
+        ModelResponse {
+            message: assembled.message,
+            stop_reason: assembled.stop_reason,
+            usage: assembled.usage,
+            metrics: Metrics {
+                latency_ms: 0,
+                time_to_first_byte_ms,
+            },
+        }
+    }
+
+    /// Reads an SSE stream. Returns the result and Strands' "first byte" instant: the first text
+    /// or reasoning delta, or, for a message of tool calls only, the end of the content.
+    fn read_stream(
+        &self,
+        mut reader: impl Read,
+        limit: &ReadLimitGuard,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<(Assembled, Option<Instant>), Box<Failure>> {
+        let mut decoder = SseDecoder::new(MAX_SSE_LINE_BYTES);
+        let mut assembler = StreamAssembler::new();
+        let mut buffer = vec![0u8; 16 * 1024];
+        let mut received = 0usize;
+        let mut first_content_at = None;
+        let mut content_end_at = None;
+        'read: loop {
+            let n = match reader.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                // Once finish_reason has arrived the message is complete; a failure while waiting
+                // for the usage chunk costs only the usage.
+                Err(_) if assembler.finished() => break,
+                Err(e) => {
+                    return Err(self
+                        .read_failure(ureq::Error::from(e), assembler.delivered())
+                        .into());
+                }
+            };
+            limit.set(ReadLimit::Idle(self.config.idle_timeout));
+            received += n;
+            if received > self.config.max_response_bytes {
+                return Err(self.too_large(assembler.delivered()).into());
+            }
+            let invalid = |message: String, delivered| Failure {
+                delivered,
+                ..Failure::fatal(ModelError::InvalidResponse { message })
+            };
+            decoder
+                .push(&buffer[..n])
+                .map_err(|e| invalid(e.to_string(), assembler.delivered()))?;
+            while let Some(data) = decoder.next_event() {
+                let was_finished = assembler.finished();
+                if let Err(error) = assembler.push_data(&data, on_event) {
+                    if was_finished && matches!(error, ModelError::InvalidResponse { .. }) {
+                        break 'read;
+                    }
+                    return Err(Failure {
+                        delivered: assembler.delivered(),
+                        ..Failure::fatal(error)
+                    }
+                    .into());
+                }
+                if first_content_at.is_none() && assembler.has_content() {
+                    first_content_at = Some(Instant::now());
+                }
+                if !was_finished && assembler.finished() {
+                    content_end_at = Some(Instant::now());
+                }
+                if assembler.done() {
+                    // Reading the (empty) rest lets the connection go back to the pool.
+                    limit.set(ReadLimit::Idle(
+                        self.config.idle_timeout.min(Duration::from_secs(1)),
+                    ));
+                    let _ = std::io::copy(&mut reader.by_ref().take(64 * 1024), &mut std::io::sink());
+                    break 'read;
+                }
+            }
+        }
+        let delivered = assembler.delivered();
+        let end = content_end_at.unwrap_or_else(Instant::now);
+        let assembled = assembler.finish().map_err(|error| Failure {
+            delivered,
+            ..Failure::fatal(error)
+        })?;
+        let first_byte_at = first_content_at.or_else(|| assembled.message.has_tool_use().then_some(end));
+        Ok((assembled, first_byte_at))
+    }
+
+    fn read_completion(
+        &self,
+        reader: impl Read,
+        limit: &ReadLimitGuard,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<(Assembled, Option<Instant>), Box<Failure>> {
+        let mut bytes = Vec::new();
+        match read_limited(reader, self.config.max_response_bytes, limit, self, &mut bytes) {
+            Ok(true) => {}
+            Ok(false) => return Err(self.too_large(false).into()),
+            Err(e) => return Err(self.read_failure(e, false).into()),
+        }
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            Failure::fatal(ModelError::InvalidResponse {
+                message: format!("completion is not valid JSON ({e}): {text}"),
+            })
+        })?;
+        let at = Instant::now();
+        let assembled = parse_completion(&body, on_event).map_err(Failure::fatal)?;
+        let has_output = !assembled.message.content.is_empty();
+        Ok((assembled, has_output.then_some(at)))
+    }
+
+    fn too_large(&self, delivered: bool) -> Failure {
+        Failure {
+            delivered,
+            ..Failure::fatal(ModelError::InvalidResponse {
+                message: format!(
+                    "the response is larger than {} bytes",
+                    self.config.max_response_bytes
+                ),
+            })
+        }
+    }
+
+    /// Maps a ureq error to a failure. Connection problems are retryable (when nothing was shown
+    /// yet); timeouts other than connect are not, since a retry would wait just as long again.
+    fn transport_failure(&self, error: ureq::Error, delivered: bool) -> Failure {
+        let c = &self.config;
+        let (error, retryable) = match error {
+            ureq::Error::Timeout(Timeout::Resolve | Timeout::Connect) => (
+                ModelError::Timeout {
+                    phase: "connect",
+                    after: c.connect_timeout,
+                },
+                true,
+            ),
+            ureq::Error::Timeout(Timeout::RecvResponse) => (
+                ModelError::Timeout {
+                    phase: "first byte",
+                    after: c.first_byte_timeout,
+                },
+                false,
+            ),
+            ureq::Error::Timeout(Timeout::PerRead) => (
+                ModelError::Timeout {
+                    phase: "stream idle",
+                    after: c.idle_timeout,
+                },
+                false,
+            ),
+            ureq::Error::Timeout(_) => (
+                ModelError::Timeout {
+                    phase: "overall",
+                    after: c.total_timeout,
+                },
+                false,
+            ),
+            ureq::Error::HostNotFound => (self.transport("host not found".into()), true),
+            ureq::Error::ConnectionFailed => (self.transport("connection failed".into()), true),
+            ureq::Error::Io(e) => (self.transport(format!("connection error: {e}")), true),
+            ureq::Error::Protocol(e) => (self.transport(format!("HTTP protocol error: {e}")), true),
+            other => (self.transport(other.to_string()), false),
+        };
+        Failure {
+            error,
+            retryable,
+            retry_after: None,
+            delivered,
+        }
+    }
+
+    /// Like [`Self::transport_failure`], for errors after the response head arrived.
+    fn read_failure(&self, error: ureq::Error, delivered: bool) -> Failure {
+        match error {
+            ureq::Error::Io(e) => Failure {
+                error: self.transport(format!("connection lost while reading the response: {e}")),
+                retryable: true,
+                retry_after: None,
+                delivered,
+            },
+            ureq::Error::Protocol(e) => Failure {
+                error: self.transport(format!("broken HTTP framing in the response: {e}")),
+                retryable: true,
+                retry_after: None,
+                delivered,
+            },
+            other => self.transport_failure(other, delivered),
+        }
+    }
+
+    fn transport(&self, what: String) -> ModelError {
+        ModelError::Transport {
+            message: format!("POST {}: {what}", self.url),
+        }
+    }
+}
+
+/// `at + after`, or a century later when the sum does not fit (a limit of `Duration::MAX` means
+/// "no limit" and must not panic).
+fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(at)
+}
+
+/// ureq's proxy from the environment, with `NO_PROXY` read by [`with_no_proxy`].
+fn proxy_from_env() -> Option<ureq::Proxy> {
+    let proxy = ureq::Proxy::try_from_env()?;
+    match ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+    {
+        Some(no_proxy) => Some(with_no_proxy(proxy, &no_proxy)),
+        None => Some(proxy),
+    }
+}
+
+/// The proxy with this `NO_PROXY` list: entries trimmed, empty ones skipped, and a bare domain
+/// also covering its subdomains. (ureq takes entries verbatim and matches `a.com` only exactly,
+/// so `NO_PROXY="localhost, 10.0.0.1"` would silently send `10.0.0.1` through the proxy.)
+fn with_no_proxy(proxy: ureq::Proxy, no_proxy: &str) -> ureq::Proxy {
+    let mut builder = ureq::Proxy::builder(proxy.protocol())
+        .host(proxy.host())
+        .port(proxy.port())
+        .resolve_target(proxy.resolve_target());
+    if let Some(user) = proxy.username() {
+        builder = builder.username(user);
+    }
+    if let Some(password) = proxy.password() {
+        builder = builder.password(password);
+    }
+    for entry in no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        builder = builder.no_proxy(entry);
+        let is_pattern = entry.starts_with(['.', '*']) || entry.ends_with(['.', '*']);
+        if !is_pattern && entry.parse::<std::net::IpAddr>().is_err() {
+            builder = builder.no_proxy(&format!(".{entry}"));
+        }
+    }
+    builder.build().unwrap_or(proxy)
+}
+
+/// Reads the body into `out`, up to `max` bytes; `Ok(false)` when there was more. Switches the
+/// read limit to the idle timeout once bytes flow.
+fn read_limited(
+    mut reader: impl Read,
+    max: usize,
+    limit: &ReadLimitGuard,
+    model: &OpenAiModel,
+    out: &mut Vec<u8>,
+) -> Result<bool, ureq::Error> {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(true),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ureq::Error::from(e)),
+        };
+        limit.set(ReadLimit::Idle(model.config.idle_timeout));
+        if out.len() + n > max {
+            return Ok(false);
+        }
+        out.extend_from_slice(&buffer[..n]);
+    }
+}
+
+impl ChatModel for OpenAiModel {
+    fn converse(
+        &self,
+        request: &ModelRequest<'_>,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<ModelResponse, ModelError> {
+        let started = Instant::now();
+        let deadline = later(started, self.config.total_timeout);
+        let body =
+            serde_json::to_vec(&self.request_body(request)).map_err(|e| ModelError::InvalidResponse {
+                message: format!("cannot serialize the request: {e}"),
+            })?;
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(&body, started, deadline, on_event) {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            if !failure.retryable || failure.delivered || attempt >= self.config.max_attempts {
+                return Err(failure.error);
+            }
+            let delay = self.backoff(attempt, failure.retry_after);
+            if later(Instant::now(), delay) >= deadline {
+                return Err(failure.error);
+            }
+            std::thread::sleep(delay);
+            attempt += 1;
+        }
+    }
+
+    fn model_id(&self) -> &str {
+        &self.config.model_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_entries_are_trimmed_and_cover_subdomains() {
+        let proxy = ureq::Proxy::new("http://user:p%40ss@proxy.local:3128").unwrap();
+        let proxy = with_no_proxy(proxy, " localhost , 10.0.0.1,,example.com, .corp ,");
+        let bypass = |url: &str| proxy.is_no_proxy(&url.parse().unwrap());
+        assert!(bypass("http://localhost:8080/v1"));
+        assert!(bypass("http://10.0.0.1/v1"));
+        assert!(bypass("https://example.com/v1"));
+        assert!(bypass("https://api.example.com/v1"));
+        assert!(bypass("https://x.corp/v1"));
+        assert!(!bypass("https://notexample.com/v1"));
+        assert!(!bypass("https://api.openai.com/v1"));
+        assert_eq!((proxy.host(), proxy.port()), ("proxy.local", 3128));
+        assert_eq!((proxy.username(), proxy.password()), (Some("user"), Some("p@ss")));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_respects_caps() {
+        let model = OpenAiModel::new(OpenAiConfig {
+            retry_base_delay: Duration::from_millis(100),
+            retry_max_delay: Duration::from_millis(350),
+            ..OpenAiConfig::default()
+        })
+        .unwrap();
+        for (retry, full) in [(1, 100), (2, 200), (3, 350), (30, 350)] {
+            let d = model.backoff(retry, None);
+            assert!(
+                d <= Duration::from_millis(full) && d >= Duration::from_millis(full * 3 / 4),
+                "{retry}: {d:?}"
+            );
+        }
+        assert_eq!(
+            model.backoff(1, Some(Duration::from_secs(60))),
+            Duration::from_millis(350)
+        );
+        assert_eq!(
+            model.backoff(1, Some(Duration::from_millis(20))),
+            Duration::from_millis(20)
+        );
+        let huge = OpenAiModel::new(OpenAiConfig {
+            retry_max_delay: Duration::MAX,
+            retry_base_delay: Duration::MAX,
+            ..OpenAiConfig::default()
+        })
+        .unwrap();
+        assert!(huge.backoff(40, None) > Duration::from_secs(1));
+    }
+}

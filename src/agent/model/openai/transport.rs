@@ -1,0 +1,140 @@
+//! The ureq agent, with read deadlines that depend on where the call is.
+//!
+//! ureq 3.5 has phase budgets (resolve, connect, response head, body, global) and a per-read
+//! timeout, but its per-read timeout covers every read of the call, the wait for the response
+//! head included. We need two different limits on reads: until the first byte of the body arrives
+//! a model may think for a long time (`first_byte_timeout`), and after that a healthy stream never
+//! goes quiet for long (`idle_timeout`). So the agent's connector chain ends in a thin transport
+//! wrapper that, on every wait for input, looks up the limit the calling thread has set in
+//! `READ_LIMIT` and narrows ureq's own timeout with it:
+//!
+//! - `ReadLimit::Until(deadline)`: the wait ends at `deadline` at the latest, reported as
+//!   `Timeout::RecvResponse` (we do not set ureq's own `recv_response`, so that reason is ours);
+//! - `ReadLimit::Idle(d)`: ureq's native per-read limit, `NextTimeout::per_read`, set to `d`
+//!   (reported as `Timeout::PerRead`), which ureq applies to each socket read.
+//!
+//! A thread-local is honest here because ureq is blocking: every read of a call happens on the
+//! thread that makes the call, and [`ReadLimitGuard`] restores the previous value when the call
+//! ends, so other ureq users on the same thread (and idle pooled connections) are unaffected.
+//! The transport API is ureq's `unversioned` one, which may change in minor releases (not in
+//! patch releases); it is small and confined to this file.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use ureq::Timeout;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+
+/// The read limit the current thread's model call wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLimit {
+    /// No extra limit (ureq's own budgets only).
+    None,
+    /// Reads must finish by this instant (time to first byte).
+    Until(Instant),
+    /// Each read may wait this long (idle time between stream chunks).
+    Idle(Duration),
+}
+
+thread_local! {
+    static READ_LIMIT: Cell<ReadLimit> = const { Cell::new(ReadLimit::None) };
+}
+
+/// Sets the calling thread's read limit; the previous one comes back on drop.
+#[derive(Debug)]
+pub struct ReadLimitGuard {
+    previous: ReadLimit,
+}
+
+impl ReadLimitGuard {
+    /// Starts a limit for the rest of the current call.
+    pub fn new(limit: ReadLimit) -> Self {
+        ReadLimitGuard {
+            previous: READ_LIMIT.replace(limit),
+        }
+    }
+
+    /// Switches the limit (e.g. from time-to-first-byte to idle once bytes flow).
+    pub fn set(&self, limit: ReadLimit) {
+        READ_LIMIT.set(limit);
+    }
+}
+
+impl Drop for ReadLimitGuard {
+    fn drop(&mut self) {
+        READ_LIMIT.set(self.previous);
+    }
+}
+
+/// An agent whose connections honour [`ReadLimit`].
+pub fn agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::default().chain(LimitReads),
+        DefaultResolver::default(),
+    )
+}
+
+/// The last link of the connector chain: wraps whatever transport the default chain made
+/// (plain TCP, TLS, or a tunnel through a proxy).
+#[derive(Debug)]
+struct LimitReads;
+
+impl Connector<Box<dyn Transport>> for LimitReads {
+    type Out = LimitedTransport;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails<'_>,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(LimitedTransport))
+    }
+}
+
+#[derive(Debug)]
+struct LimitedTransport(Box<dyn Transport>);
+
+impl Transport for LimitedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, mut timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        match READ_LIMIT.get() {
+            ReadLimit::None => {}
+            ReadLimit::Until(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // ureq turns a zero wait into a one-second one, so an expired deadline is ours to report.
+                if left.is_zero() {
+                    return Err(ureq::Error::Timeout(Timeout::RecvResponse));
+                }
+                let left = left.into();
+                if left < timeout.after {
+                    timeout.after = left;
+                    timeout.reason = Timeout::RecvResponse;
+                }
+            }
+            ReadLimit::Idle(idle) => {
+                let idle = idle.into();
+                timeout.per_read = Some(timeout.per_read.map_or(idle, |own| own.min(idle)));
+            }
+        }
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
