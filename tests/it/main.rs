@@ -1,3 +1,4 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod mcp;
 mod support;
