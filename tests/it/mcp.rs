@@ -45,7 +45,10 @@ fn raw_stdio(mode: &str, extra: Value) -> Value {
 }
 
 fn everything_path() -> String {
-    node_modules().join("@modelcontextprotocol/server-everything/dist/index.js").display().to_string()
+    node_modules()
+        .join("@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string()
 }
 
 fn merge(entry: &mut Value, extra: Value) {
@@ -102,8 +105,18 @@ fn call(tools: &[Arc<dyn Tool>], name: &str, input: Value) -> ToolResult {
 }
 
 fn call_with(tools: &[Arc<dyn Tool>], name: &str, input: Value, cancelled: &AtomicBool) -> ToolResult {
-    let tool_use = ToolUse { tool_use_id: format!("call_{name}"), name: name.to_string(), input };
-    find(tools, name).call(&tool_use, &ToolContext { session_id: "s", cancelled })
+    let tool_use = ToolUse {
+        tool_use_id: format!("call_{name}"),
+        name: name.to_string(),
+        input,
+    };
+    find(tools, name).call(
+        &tool_use,
+        &ToolContext {
+            session_id: "s",
+            cancelled,
+        },
+    )
 }
 
 /// The stored JSON text of a result (key order included).
@@ -112,7 +125,10 @@ fn stored(result: &ToolResult) -> String {
 }
 
 fn text_of(result: &ToolResult) -> String {
-    serde_json::to_value(result).unwrap()["content"][0]["text"].as_str().unwrap_or_default().to_string()
+    serde_json::to_value(result).unwrap()["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn pid_of(tools: &[Arc<dyn Tool>]) -> u32 {
@@ -122,7 +138,12 @@ fn pid_of(tools: &[Arc<dyn Tool>]) -> u32 {
 /// True while the process exists and is not a zombie (PID 1 here may not reap orphans).
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                != Some("Z")
+        }
         Err(_) => false,
     }
 }
@@ -136,7 +157,11 @@ fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// An HTTP MCP server process, killed on drop.
@@ -162,16 +187,28 @@ impl HttpPeer {
     fn everything() -> HttpPeer {
         let port = free_port();
         let mut cmd = Command::new("node");
-        cmd.args([everything_path(), "streamableHttp".to_string()]).env("PORT", port.to_string());
+        cmd.args([everything_path(), "streamableHttp".to_string()])
+            .env("PORT", port.to_string());
         HttpPeer::spawn(cmd, port)
     }
 
     fn spawn(mut cmd: Command, port: u16) -> HttpPeer {
-        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let mut peer = HttpPeer { child, url: format!("http://127.0.0.1:{port}/mcp") };
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut peer = HttpPeer {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(peer.child.try_wait().unwrap().is_none(), "HTTP peer exited before listening");
+            assert!(
+                peer.child.try_wait().unwrap().is_none(),
+                "HTTP peer exited before listening"
+            );
             assert!(Instant::now() < deadline, "HTTP peer did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -179,7 +216,11 @@ impl HttpPeer {
     }
 
     fn port(&self) -> u16 {
-        self.url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/mcp").parse().unwrap()
+        self.url
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/mcp")
+            .parse()
+            .unwrap()
     }
 }
 
@@ -192,7 +233,8 @@ impl Drop for HttpPeer {
 
 // ---- our Python server: specs, content mapping, errors ----------------------------------------
 
-const PEER_INFO: &str = r#""metadata":{"io.modelcontextprotocol/serverInfo":{"name":"peer-test","version":""}}"#;
+const PEER_INFO: &str =
+    r#""metadata":{"io.modelcontextprotocol/serverInfo":{"name":"peer-test","version":""}}"#;
 
 /// Everything a well-behaved server must do the same on every transport.
 fn check_python_server(tools: &[Arc<dyn Tool>]) {
@@ -216,7 +258,8 @@ fn check_python_server(tools: &[Arc<dyn Tool>]) {
             r#"{{"status":"error","toolUseId":"call_fail","content":[{{"text":"Error executing tool fail"}}],{PEER_INFO},"isError":true}}"#
         )
     );
-    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    let png =
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
     let media = serde_json::to_value(call(tools, "media", json!({}))).unwrap();
     assert_eq!(
         media["content"],
@@ -230,7 +273,10 @@ fn check_python_server(tools: &[Arc<dyn Tool>]) {
     );
     assert_eq!(media["status"], json!("success"));
     assert_eq!(
-        serde_json::to_string(&serde_json::to_value(call(tools, "with_meta", json!({}))).unwrap()["metadata"]).unwrap(),
+        serde_json::to_string(
+            &serde_json::to_value(call(tools, "with_meta", json!({}))).unwrap()["metadata"]
+        )
+        .unwrap(),
         r#"{"trace":"abc","io.modelcontextprotocol/serverInfo":{"name":"peer-test","version":""}}"#
     );
 }
@@ -242,7 +288,10 @@ fn python_stdio_specs_results_and_errors() {
     check_python_server(&tools);
 
     // Unknown tool, Python SDK form: an isError result.
-    assert_eq!(text_of(&call(&tools, "forget", json!({"name": "echo"}))), "forgotten");
+    assert_eq!(
+        text_of(&call(&tools, "forget", json!({"name": "echo"}))),
+        "forgotten"
+    );
     assert_eq!(
         stored(&call(&tools, "echo", json!({"text": "hi"}))),
         format!(
@@ -257,9 +306,61 @@ fn python_stdio_specs_results_and_errors() {
         r#"{"status":"error","toolUseId":"call_ask_roots","content":[{"text":"Tool execution failed: Method not found"}]}"#
     );
     // A flood of long stderr lines neither blocks the server nor us.
-    assert_eq!(text_of(&call(&tools, "spam_stderr", json!({"lines": 20000, "width": 3000}))), "spammed");
+    assert_eq!(
+        text_of(&call(
+            &tools,
+            "spam_stderr",
+            json!({"lines": 20000, "width": 3000})
+        )),
+        "spammed"
+    );
     assert_eq!(text_of(&call(&tools, "add", json!({"a": 1, "b": 1}))), "2");
+    // Concurrent calls on one server get their own answers.
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let tools = &tools;
+            scope.spawn(move || {
+                assert_eq!(
+                    text_of(&call(tools, "add", json!({"a": i, "b": 100}))),
+                    (i + 100).to_string()
+                );
+            });
+        }
+    });
     provider.invocation_finished("s1");
+}
+
+#[test]
+fn config_file_is_read_and_checked() {
+    let dir = TempDir::new("mcp-config");
+    let path = dir.path().join("mcp.json");
+    let err = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read MCP config {}: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+    std::fs::write(
+        &path,
+        r#"{"mcpServers": {"x": {"command": "c", "url": "http://h/mcp"}}}"#,
+    )
+    .unwrap();
+    let err = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "MCP config: mcpServers.x.transport: both `command` and `url` are set: say which with `transport`"
+    );
+    std::fs::write(
+        &path,
+        json!({"mcpServers": {"py": python_stdio(json!({"prefix": "p"}))}}).to_string(),
+    )
+    .unwrap();
+    let config = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap();
+    let provider = Running(McpToolProvider::start(config).unwrap());
+    let tools = provider.tools_for("s").unwrap();
+    assert_eq!(text_of(&call(&tools, "p_add", json!({"a": 1, "b": 2}))), "3");
 }
 
 #[test]
@@ -270,13 +371,19 @@ fn env_is_interpolated_and_not_inherited_and_cwd_is_set() {
         "cwd": dir.path().display().to_string(),
     })) }));
     let tools = provider.tools_for("s").unwrap();
-    assert_eq!(text_of(&call(&tools, "env", json!({"name": "GREETING"}))), "hello s3cret");
+    assert_eq!(
+        text_of(&call(&tools, "env", json!({"name": "GREETING"}))),
+        "hello s3cret"
+    );
     if let Ok(home) = std::env::var("HOME") {
         assert_eq!(text_of(&call(&tools, "env", json!({"name": "HOME"}))), home);
     }
     // Only HOME, LOGNAME, PATH, SHELL, TERM, USER are inherited (as the Python SDK does).
     assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
-    assert_eq!(text_of(&call(&tools, "env", json!({"name": "CARGO_MANIFEST_DIR"}))), "<unset>");
+    assert_eq!(
+        text_of(&call(&tools, "env", json!({"name": "CARGO_MANIFEST_DIR"}))),
+        "<unset>"
+    );
     let cwd = PathBuf::from(text_of(&call(&tools, "cwd", json!({}))));
     assert_eq!(cwd.canonicalize().unwrap(), dir.path().canonicalize().unwrap());
 }
@@ -291,7 +398,10 @@ fn prefix_and_filters_shape_the_tool_list() {
     let names: Vec<_> = tools.iter().map(|t| t.spec().name.clone()).collect();
     assert_eq!(names, ["calc_add", "calc_echo"]);
     // The prefixed tool still calls the server's own name.
-    assert_eq!(text_of(&call(&tools, "calc_add", json!({"a": 20, "b": 22}))), "42");
+    assert_eq!(
+        text_of(&call(&tools, "calc_add", json!({"a": 20, "b": 22}))),
+        "42"
+    );
 }
 
 #[test]
@@ -302,7 +412,10 @@ fn list_changed_refreshes_the_tool_list() {
     assert_eq!(text_of(&call(&tools, "grow", json!({}))), "grown");
     provider.invocation_finished("s");
     let tools = provider.tools_for("s").unwrap();
-    assert_eq!(find(&tools, "extra").spec().description, "Added at run time by grow.");
+    assert_eq!(
+        find(&tools, "extra").spec().description,
+        "Added at run time by grow."
+    );
     assert_eq!(text_of(&call(&tools, "extra", json!({}))), "extra!");
 }
 
@@ -326,7 +439,10 @@ fn call_timeout_and_cancellation_give_error_results_and_the_server_lives_on() {
         stored(&result),
         r#"{"status":"error","toolUseId":"call_slow","content":[{"text":"Tool execution cancelled locally; remote execution may have continued"}],"cancelled":true}"#
     );
-    assert_eq!(text_of(&call(&tools, "echo", json!({"text": "still here"}))), "still here");
+    assert_eq!(
+        text_of(&call(&tools, "echo", json!({"text": "still here"}))),
+        "still here"
+    );
 }
 
 // ---- lifecycles ----------------------------------------------------------------------------
@@ -340,7 +456,9 @@ fn crash_mid_call_fails_the_call_then_restarts_on_next_use() {
         stored(&call(&tools, "crash", json!({}))),
         r#"{"status":"error","toolUseId":"call_crash","content":[{"text":"Tool execution failed: Connection closed"}]}"#
     );
-    wait_until("the crashed server to be reaped", Duration::from_secs(10), || !alive(first));
+    wait_until("the crashed server to be reaped", Duration::from_secs(10), || {
+        !alive(first)
+    });
     // The same tool object, used again in the same invocation: a new process serves it.
     let second = pid_of(&tools);
     assert_ne!(first, second);
@@ -349,8 +467,8 @@ fn crash_mid_call_fails_the_call_then_restarts_on_next_use() {
 }
 
 #[test]
-fn per_session_reuse_isolation_idle_reaping_and_shutdown() {
-    let provider = start(json!({ "py": python_stdio(json!({"idle_timeout": 2})) }));
+fn per_session_reuse_isolation_and_shutdown() {
+    let provider = start(json!({ "py": python_stdio(json!({})) }));
     // Two sessions at once: two processes.
     let (a, b) = std::thread::scope(|scope| {
         let a = scope.spawn(|| provider.tools_for("a").unwrap());
@@ -363,27 +481,44 @@ fn per_session_reuse_isolation_idle_reaping_and_shutdown() {
     // The session's next invocation reuses its process.
     let again = provider.tools_for("a").unwrap();
     assert_eq!(pid_of(&again), pid_a);
-    provider.invocation_finished("a");
-    // Session b is still in its invocation: never reaped. Session a idles out.
-    wait_until("session a's server to be reaped", Duration::from_secs(30), || !alive(pid_a));
-    assert!(alive(pid_b));
-    assert!(provider.session_pids("a").is_empty());
-    let fresh = provider.tools_for("a").unwrap();
-    let pid_a2 = pid_of(&fresh);
-    assert_ne!(pid_a2, pid_a);
+    assert_eq!(provider.session_pids("a"), vec![("py".to_string(), pid_a)]);
     // A grandchild in the server's process group is stopped with it.
     let grandchild: u32 = text_of(&call(&b, "spawn_child", json!({}))).parse().unwrap();
     assert!(alive(grandchild));
     provider.shutdown();
-    for pid in [pid_a2, pid_b, grandchild] {
+    // Our children are reaped before shutdown returns; the grandchild was SIGKILLed, which
+    // takes effect asynchronously.
+    for pid in [pid_a, pid_b] {
         assert!(!alive(pid), "pid {pid} outlived shutdown");
     }
+    wait_until("the grandchild to die", Duration::from_secs(10), || {
+        !alive(grandchild)
+    });
     assert!(provider.tools_for("c").is_err());
     assert_eq!(
         stored(&call(&b, "echo", json!({"text": "x"}))),
         r#"{"status":"error","toolUseId":"call_echo","content":[{"text":"Tool execution failed: MCP server 'py' has been stopped"}]}"#
     );
     provider.shutdown();
+}
+
+#[test]
+fn idle_sessions_are_reaped_busy_ones_are_not() {
+    let provider = start(json!({ "py": python_stdio(json!({"idle_timeout": 1})) }));
+    let a = provider.tools_for("a").unwrap();
+    let b = provider.tools_for("b").unwrap();
+    let (pid_a, pid_b) = (pid_of(&a), pid_of(&b));
+    provider.invocation_finished("a");
+    wait_until("session a's server to be reaped", Duration::from_secs(60), || {
+        !alive(pid_a)
+    });
+    assert!(provider.session_pids("a").is_empty());
+    // Session b is inside an invocation (no invocation_finished yet): never reaped.
+    assert!(alive(pid_b));
+    assert_eq!(pid_of(&b), pid_b);
+    // Session a's next invocation starts a new process.
+    let fresh = provider.tools_for("a").unwrap();
+    assert_ne!(pid_of(&fresh), pid_a);
 }
 
 /// Seconds since boot at which `pid` started (`/proc/<pid>/stat` field 22, in USER_HZ = 100 ticks).
@@ -394,7 +529,13 @@ fn started_at(pid: u32) -> f64 {
 }
 
 fn uptime() -> f64 {
-    std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -445,7 +586,11 @@ fn duplicate_tool_names_are_a_start_up_error() {
     let err = start_err(json!({ "a": python_stdio(json!({})), "b": python_stdio(json!({})) }));
     assert_eq!(
         err,
-        McpStartError::DuplicateTool { tool: "add".into(), first_server: "a".into(), second_server: "b".into() }
+        McpStartError::DuplicateTool {
+            tool: "add".into(),
+            first_server: "a".into(),
+            second_server: "b".into()
+        }
     );
     // `-` and `_` count as equal.
     let err = start_err(json!({
@@ -470,7 +615,10 @@ fn failing_servers_and_continue_on_error() {
     let err = start_err(json!({ "gone": {"command": late.display().to_string()} }));
     assert_eq!(
         err.to_string(),
-        format!("MCP server 'gone' failed to start: cannot start `{}`: No such file or directory (os error 2)", late.display())
+        format!(
+            "MCP server 'gone' failed to start: cannot start `{}`: No such file or directory (os error 2)",
+            late.display()
+        )
     );
     // With continue_on_error the runtime starts without it, and picks it up once it works.
     let provider = start(json!({
@@ -482,7 +630,11 @@ fn failing_servers_and_continue_on_error() {
     provider.invocation_finished("s");
     std::fs::write(
         &late,
-        format!("#!/bin/sh\nexec '{}' '{}' stdio\n", peer_python().display(), peer_script("mcp_server.py")),
+        format!(
+            "#!/bin/sh\nexec '{}' '{}' stdio\n",
+            peer_python().display(),
+            peer_script("mcp_server.py")
+        ),
     )
     .unwrap();
     let mut perms = std::fs::metadata(&late).unwrap().permissions();
@@ -495,10 +647,16 @@ fn failing_servers_and_continue_on_error() {
 #[test]
 fn silent_and_garbage_servers_fail_start_up_instead_of_hanging() {
     let err = start_err(json!({ "mute": raw_stdio("silent", json!({"startup_timeout": 1})) }));
-    assert_eq!(err.to_string(), "MCP server 'mute' failed to start: Request 'initialize' timed out");
+    assert_eq!(
+        err.to_string(),
+        "MCP server 'mute' failed to start: Request 'initialize' timed out"
+    );
     // Only non-JSON on stdout: the connection is dropped well before the 60 s start-up timeout.
     let err = start_err(json!({ "junk": raw_stdio("garbage", json!({})) }));
-    assert_eq!(err.to_string(), "MCP server 'junk' failed to start: Connection closed");
+    assert_eq!(
+        err.to_string(),
+        "MCP server 'junk' failed to start: Connection closed"
+    );
 }
 
 // ---- the raw server: pagination, JSON-RPC errors, banner, server ping, CRLF ------------------
@@ -530,7 +688,9 @@ fn pagination_jsonrpc_errors_and_a_chatty_server() {
 fn python_http_sse_and_json_modes() {
     for mode in ["http-sse", "http-json"] {
         let peer = HttpPeer::python(mode);
-        let provider = start(json!({ "py": {"url": peer.url, "headers": {"X-Test": "${MCP_TEST_SECRET}"}, "call_timeout": 20} }));
+        let provider = start(
+            json!({ "py": {"url": peer.url, "headers": {"X-Test": "${MCP_TEST_SECRET}"}, "call_timeout": 20} }),
+        );
         let tools = provider.tools_for("s").unwrap();
         check_python_server(&tools);
         assert_eq!(text_of(&call(&tools, "ping_client", json!({}))), "pong", "{mode}");
@@ -571,7 +731,11 @@ fn http_server_dying_mid_call_gives_an_error_result() {
     let tools = provider.tools_for("s").unwrap();
     let result = call(&tools, "crash", json!({}));
     assert_eq!(result.status, agentcore_rt::agent::message::ToolStatus::Error);
-    assert!(text_of(&result).starts_with("Tool execution failed: "), "{}", stored(&result));
+    assert!(
+        text_of(&result).starts_with("Tool execution failed: "),
+        "{}",
+        stored(&result)
+    );
     drop(peer);
 }
 
@@ -579,23 +743,44 @@ fn http_server_dying_mid_call_gives_an_error_result() {
 
 fn check_everything(tools: &[Arc<dyn Tool>]) {
     let names: Vec<_> = tools.iter().map(|t| t.spec().name.clone()).collect();
-    for name in ["echo", "get-sum", "get-structured-content", "get-tiny-image", "trigger-long-running-operation"] {
+    for name in [
+        "echo",
+        "get-sum",
+        "get-structured-content",
+        "get-tiny-image",
+        "trigger-long-running-operation",
+    ] {
         assert!(names.contains(&name.to_string()), "{name} missing from {names:?}");
     }
     let info = r#""metadata":{"io.modelcontextprotocol/serverInfo":{"name":"mcp-servers/everything","title":"Everything Reference Server","version":"2.0.0"}}"#;
     // TS servers leave out isError on success; the stored result still says false.
     assert_eq!(
         stored(&call(tools, "echo", json!({"message": "hi"}))),
-        format!(r#"{{"status":"success","toolUseId":"call_echo","content":[{{"text":"Echo: hi"}}],{info},"isError":false}}"#)
+        format!(
+            r#"{{"status":"success","toolUseId":"call_echo","content":[{{"text":"Echo: hi"}}],{info},"isError":false}}"#
+        )
     );
-    let structured = serde_json::to_value(call(tools, "get-structured-content", json!({"location": "New York"}))).unwrap();
-    assert_eq!(structured["structuredContent"], json!({"temperature": 33, "conditions": "Cloudy", "humidity": 82}));
+    let structured = serde_json::to_value(call(
+        tools,
+        "get-structured-content",
+        json!({"location": "New York"}),
+    ))
+    .unwrap();
+    assert_eq!(
+        structured["structuredContent"],
+        json!({"temperature": 33, "conditions": "Cloudy", "humidity": 82})
+    );
     // The TypeScript SDK's error form: an isError result with the "MCP error -32602: ..." text
     // (the same form it uses for an unknown tool).
     let bad = serde_json::to_value(call(tools, "echo", json!({}))).unwrap();
     assert_eq!(bad["status"], json!("error"));
     assert_eq!(bad["isError"], json!(true));
-    assert!(bad["content"][0]["text"].as_str().unwrap().starts_with("MCP error -32602: Input validation error"));
+    assert!(
+        bad["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("MCP error -32602: Input validation error")
+    );
     // Image content, against the recorded transcript's bytes.
     let recorded = shared_json("vectors/mcp-everything-content.json");
     let png = recorded["transcript"]
@@ -604,18 +789,35 @@ fn check_everything(tools: &[Arc<dyn Tool>]) {
         .iter()
         .find_map(|t| {
             let content = t["msg"]["result"]["content"].as_array()?;
-            content.iter().find(|c| c["type"] == "image").map(|c| c["data"].as_str().unwrap().to_string())
+            content
+                .iter()
+                .find(|c| c["type"] == "image")
+                .map(|c| c["data"].as_str().unwrap().to_string())
         })
         .unwrap();
     let image = serde_json::to_value(call(tools, "get-tiny-image", json!({}))).unwrap();
-    assert_eq!(image["content"][1], json!({"image": {"format": "png", "source": {"bytes": {"__bytes_encoded__": true, "data": png}}}}));
-    let long = call(tools, "trigger-long-running-operation", json!({"duration": 0.2, "steps": 2}));
-    assert_eq!(long.status, agentcore_rt::agent::message::ToolStatus::Success, "{}", stored(&long));
+    assert_eq!(
+        image["content"][1],
+        json!({"image": {"format": "png", "source": {"bytes": {"__bytes_encoded__": true, "data": png}}}})
+    );
+    let long = call(
+        tools,
+        "trigger-long-running-operation",
+        json!({"duration": 0.2, "steps": 2}),
+    );
+    assert_eq!(
+        long.status,
+        agentcore_rt::agent::message::ToolStatus::Success,
+        "{}",
+        stored(&long)
+    );
 }
 
 #[test]
 fn everything_stdio() {
-    let provider = start(json!({ "everything": {"command": "node", "args": [everything_path(), "stdio"], "startup_timeout": 60} }));
+    let provider = start(
+        json!({ "everything": {"command": "node", "args": [everything_path(), "stdio"], "startup_timeout": 60} }),
+    );
     let tools = provider.tools_for("s").unwrap();
     check_everything(&tools);
 }

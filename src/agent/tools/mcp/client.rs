@@ -204,7 +204,9 @@ impl McpClient {
                 cwd.as_deref(),
                 dispatch.clone(),
             )?),
-            Transport::StreamableHttp { url, headers } => Conn::Http(Arc::new(HttpConn::new(&cfg.name, url, headers))),
+            Transport::StreamableHttp { url, headers } => {
+                Conn::Http(Arc::new(HttpConn::new(&cfg.name, url, headers)))
+            }
         };
         let client_info = json!({
             "name": cfg.application_name.clone().unwrap_or_else(|| "agentcore-rt".into()),

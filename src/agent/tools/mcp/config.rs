@@ -296,6 +296,15 @@ impl McpConfig {
     }
 }
 
+impl std::str::FromStr for McpConfig {
+    type Err = McpConfigError;
+
+    /// [`McpConfig::parse`].
+    fn from_str(text: &str) -> Result<McpConfig, McpConfigError> {
+        McpConfig::parse(text)
+    }
+}
+
 struct ServerParser<'a> {
     name: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,

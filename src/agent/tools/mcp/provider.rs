@@ -450,15 +450,19 @@ impl McpToolProvider {
     /// Process ids of the stdio servers currently running for `session_id` (`per-session` and
     /// `per-request`), by server name. For diagnostics and tests.
     pub fn session_pids(&self, session_id: &str) -> Vec<(String, u32)> {
-        let state = lock(&self.inner.state);
-        let per_session = state
-            .sessions
-            .get(session_id)
-            .into_iter()
-            .flat_map(|e| e.slots.values());
-        let per_request = state.per_request.get(session_id).into_iter().flatten();
-        per_session
-            .chain(per_request)
+        let slots: Vec<Arc<Slot>> = {
+            let state = lock(&self.inner.state);
+            let per_session = state
+                .sessions
+                .get(session_id)
+                .into_iter()
+                .flat_map(|e| e.slots.values());
+            let per_request = state.per_request.get(session_id).into_iter().flatten();
+            per_session.chain(per_request).cloned().collect()
+        };
+        // Outside the state lock: a slot's lock is held while its server starts.
+        slots
+            .iter()
             .filter_map(|slot| Some((slot.name().to_string(), slot.pid()?)))
             .collect()
     }

@@ -271,10 +271,15 @@ impl HttpConn {
     /// Starts the GET-stream listener (once, after the first initialize).
     pub(crate) fn start_listener(self: &Arc<Self>, dispatch: Arc<Dispatch>) {
         let conn = self.clone();
-        let spawned =
-            thread::Builder::new().name(format!("mcp-{}-get", self.server)).spawn(move || conn.listen(&dispatch));
+        let spawned = thread::Builder::new()
+            .name(format!("mcp-{}-get", self.server))
+            .spawn(move || conn.listen(&dispatch));
         if let Err(e) = spawned {
-            log(Level::Warn, &self.server, &format!("cannot start the GET stream listener: {e}"));
+            log(
+                Level::Warn,
+                &self.server,
+                &format!("cannot start the GET stream listener: {e}"),
+            );
         }
     }
 
@@ -283,7 +288,11 @@ impl HttpConn {
         while !self.is_closed() {
             let (session_id, protocol_version, generation) = {
                 let session = self.lock();
-                (session.id.clone(), session.protocol_version.clone(), session.generation)
+                (
+                    session.id.clone(),
+                    session.protocol_version.clone(),
+                    session.generation,
+                )
             };
             let mut request = self.agent.get(&self.url).header("Accept", "text/event-stream");
             for (name, value) in &self.headers {
@@ -326,7 +335,11 @@ impl HttpConn {
                         }
                         continue;
                     } else {
-                        log(Level::Debug, &self.server, &format!("GET stream refused: HTTP {status}"));
+                        log(
+                            Level::Debug,
+                            &self.server,
+                            &format!("GET stream refused: HTTP {status}"),
+                        );
                     }
                 }
                 Err(e) => log(Level::Debug, &self.server, &format!("GET stream failed: {e}")),
@@ -364,7 +377,11 @@ impl HttpConn {
                             dispatch.handle(message, &|reply| self.post_reply(&reply, dispatch));
                         }
                     }
-                    Err(e) => log(Level::Warn, &self.server, &format!("ignoring a GET stream message: {e}")),
+                    Err(e) => log(
+                        Level::Warn,
+                        &self.server,
+                        &format!("ignoring a GET stream message: {e}"),
+                    ),
                 }
             }
             if self.is_closed() {
