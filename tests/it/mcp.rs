@@ -655,7 +655,15 @@ fn silent_and_garbage_servers_fail_start_up_instead_of_hanging() {
     let err = start_err(json!({ "junk": raw_stdio("garbage", json!({})) }));
     assert_eq!(
         err.to_string(),
-        "MCP server 'junk' failed to start: Connection closed"
+        "MCP server 'junk' failed to start: Connection closed: server wrote more than 20 lines on stdout \
+         that are not JSON-RPC"
+    );
+    // A server that exits at once: the error says how it ended.
+    let err =
+        start_err(json!({ "quits": {"command": "sh", "args": ["-c", "echo no such module >&2; exit 3"]} }));
+    assert_eq!(
+        err.to_string(),
+        "MCP server 'quits' failed to start: Connection closed: server closed its stdout; it exited (exit status: 3)"
     );
 }
 

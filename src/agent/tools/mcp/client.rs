@@ -68,6 +68,7 @@ pub(crate) struct Dispatch {
     server: String,
     pending: Mutex<HashMap<u64, Waiter>>,
     closed: AtomicBool,
+    close_reason: Mutex<Option<String>>,
     tools_changed: AtomicBool,
 }
 
@@ -77,6 +78,7 @@ impl Dispatch {
             server: server.to_string(),
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
             tools_changed: AtomicBool::new(false),
         })
     }
@@ -164,6 +166,22 @@ impl Dispatch {
         }
     }
 
+    /// [`close`](Self::close), remembering why (for start-up errors).
+    pub(crate) fn close_with(&self, reason: String) {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(reason);
+        self.close();
+    }
+
+    fn close_reason(&self) -> Option<String> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
@@ -222,6 +240,11 @@ impl McpClient {
             reinit: Mutex::new(()),
         };
         if let Err(e) = client.initialize(deadline) {
+            let e = match (e, client.dispatch.close_reason()) {
+                // "Connection closed" alone would not help anyone fix a server that cannot start.
+                (McpError::Closed, Some(reason)) => McpError::Other(format!("Connection closed: {reason}")),
+                (e, _) => e,
+            };
             client.close();
             return Err(e);
         }

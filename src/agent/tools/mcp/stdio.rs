@@ -223,22 +223,18 @@ fn read_loop(stdout: impl Read, dispatch: &Dispatch, writer: &Writer, child: &Mu
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
     let mut garbage = 0usize;
-    let fatal = loop {
+    // `Some(reason)`: the server broke the protocol and is killed; `None`: stdout just ended.
+    let (ended, fatal) = loop {
         match read_line_limited(&mut reader, &mut line, MAX_MESSAGE_BYTES) {
-            Ok(LineRead::Eof) => break false,
+            Ok(LineRead::Eof) => break ("server closed its stdout".to_string(), false),
             Ok(LineRead::TooLong) => {
-                log(
-                    Level::Error,
-                    &server,
-                    &format!("stdout line longer than {MAX_MESSAGE_BYTES} bytes"),
+                break (
+                    format!("server wrote a stdout line longer than {MAX_MESSAGE_BYTES} bytes"),
+                    true,
                 );
-                break true;
             }
             Ok(LineRead::Line) => {}
-            Err(e) => {
-                log(Level::Warn, &server, &format!("reading stdout failed: {e}"));
-                break false;
-            }
+            Err(e) => break (format!("reading the server's stdout failed: {e}"), false),
         }
         let text = line.strip_suffix(b"\r").unwrap_or(&line);
         if text.iter().all(u8::is_ascii_whitespace) {
@@ -259,38 +255,44 @@ fn read_loop(stdout: impl Read, dispatch: &Dispatch, writer: &Writer, child: &Mu
                     &format!("ignoring a line on stdout that is not JSON-RPC ({e}): {shown}"),
                 );
                 if garbage > MAX_GARBAGE_LINES {
-                    log(
-                        Level::Error,
-                        &server,
-                        &format!("more than {MAX_GARBAGE_LINES} non-JSON-RPC lines on stdout"),
+                    break (
+                        format!(
+                            "server wrote more than {MAX_GARBAGE_LINES} lines on stdout that are not JSON-RPC"
+                        ),
+                        true,
                     );
-                    break true;
                 }
             }
         }
     };
-    dispatch.close();
     drop(reader);
-    reap_after_eof(&server, child, fatal);
+    let reason = match reap_after_eof(&server, child, fatal) {
+        Some(status) if !fatal => format!("{ended}; it exited ({status})"),
+        _ => ended,
+    };
+    log(if fatal { Level::Error } else { Level::Warn }, &server, &reason);
+    // After reaping, so a start-up failure can say how the process ended.
+    dispatch.close_with(reason);
 }
 
 /// After stdout ended: reap the process if it is exiting (a crash), so it does not linger as a
-/// zombie until the next use; kill it if it broke the protocol.
-fn reap_after_eof(server: &str, child: &Mutex<Option<Child>>, kill: bool) {
+/// zombie until the next use; kill it if it broke the protocol. Returns its exit status.
+fn reap_after_eof(server: &str, child: &Mutex<Option<Child>>, kill: bool) -> Option<ExitStatus> {
     // `close` may hold the lock while it stops the process; then it reaps, not us.
-    let Ok(mut guard) = child.try_lock() else { return };
-    let Some(process) = guard.as_mut() else { return };
+    let Ok(mut guard) = child.try_lock() else {
+        return None;
+    };
+    let process = guard.as_mut()?;
     if kill {
         kill_and_reap(server, process);
         *guard = None;
-        return;
+        return None;
     }
-    if let Some(status) = wait_exit(process, Duration::from_millis(500)) {
-        log(Level::Warn, server, &format!("server exited ({status})"));
-        *guard = None;
-    } else {
-        log(Level::Warn, server, "server closed stdout but is still running");
-    }
+    let status = wait_exit(process, Duration::from_millis(500))?;
+    // Its group may hold children that outlived it (see `close`).
+    signal_group(process.id(), libc::SIGKILL);
+    *guard = None;
+    Some(status)
 }
 
 fn kill_and_reap(server: &str, child: &mut Child) {
