@@ -309,6 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn typescript_unknown_tool_form() {
+        // mcp-everything.json: the TS SDK answers an unknown tool with an isError result.
+        let info = json!({"name": "mcp-servers/everything", "title": "Everything Reference Server", "version": "2.0.0"});
+        let result = json!({"content": [{"type": "text", "text": "MCP error -32602: Tool no_such_tool not found"}], "isError": true});
+        assert_eq!(
+            serde_json::to_string(&map_call_result("c", &result, &info)).unwrap(),
+            r#"{"status":"error","toolUseId":"c","content":[{"text":"MCP error -32602: Tool no_such_tool not found"}],"metadata":{"io.modelcontextprotocol/serverInfo":{"name":"mcp-servers/everything","title":"Everything Reference Server","version":"2.0.0"}},"isError":true}"#
+        );
+    }
+
+    #[test]
     fn server_meta_comes_first_and_its_own_stamp_wins() {
         let info = json!({"name": "s", "version": "1"});
         let r = map_call_result("t", &json!({"content":[],"_meta":{"trace":"abc"}}), &info);
