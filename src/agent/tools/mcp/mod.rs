@@ -1,1 +1,63 @@
-//! MCP client (stub).
+//! MCP tools: a Model Context Protocol client and the provider that runs its servers.
+//!
+//! Layers, each using only the ones above it:
+//! - [`sse`] and `jsonrpc`: wire formats, no I/O (the SSE parser is public so it can be fuzzed).
+//! - `stdio` (child process, newline-delimited JSON-RPC) and `streamable_http` (ureq POSTs with
+//!   JSON or SSE replies): transports.
+//! - `client`: the protocol (initialize, tools/list, tools/call, answering server requests),
+//!   thread-safe, with a timeout on every wait.
+//! - `content`: a `tools/call` result -> Strands' stored tool result.
+//! - [`config`]: the `mcpServers` file.
+//! - `provider`: [`McpToolProvider`], which starts servers per session, per request or shared,
+//!   restarts crashed ones, reaps idle ones and stops them all at shutdown.
+//!
+//! Everything here blocks; it runs on worker threads, never on coroutines.
+
+mod client;
+pub mod config;
+mod content;
+mod jsonrpc;
+mod provider;
+pub mod sse;
+mod stdio;
+mod streamable_http;
+
+pub use config::{
+    Lifecycle, McpConfig, McpConfigError, McpServerConfig, ToolFilters, Transport, load_config,
+};
+pub use provider::{McpStartError, McpToolProvider};
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARNING",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// The one place this module logs through: one JSON object per line on stdout, naming the
+/// server. (To be routed to the crate's shared logger.)
+pub(crate) fn log(level: Level, server: &str, message: &str) {
+    if level == Level::Debug && std::env::var_os("AGENTCORE_MCP_DEBUG").is_none() {
+        return;
+    }
+    let line = serde_json::json!({
+        "level": level.as_str(),
+        "logger": "agentcore_rt.mcp",
+        "server": server,
+        "message": message,
+    });
+    println!("{line}");
+}

@@ -1,0 +1,499 @@
+//! The MCP protocol over one connection: initialize, tools/list (following `nextCursor`),
+//! tools/call, and what a server may send us unasked (requests we refuse or answer, notifications).
+//!
+//! Thread-safe: requests carry their own ids, and for stdio a reader thread routes each response
+//! to the waiting caller, so concurrent calls on one client are fine. Every wait has a deadline;
+//! a connection that dies fails its waiting calls at once (`Connection closed`), never later.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::config::{McpServerConfig, Transport};
+use super::jsonrpc::{self, Incoming, RpcError};
+use super::stdio::StdioConn;
+use super::streamable_http::HttpConn;
+use super::{Level, log};
+
+/// The protocol revision we offer; we accept whatever the server answers.
+pub(crate) const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// At most this many `tools/list` pages: a server whose cursors never end must not loop us.
+const MAX_LIST_PAGES: usize = 1000;
+
+/// How often a waiting call looks at its cancellation flag.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+/// Why a request failed. `Display` is the text Strands puts after `Tool execution failed: `.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum McpError {
+    /// The server answered with a JSON-RPC error (the Python SDK shows its message only).
+    Rpc(RpcError),
+    /// No answer in time (the Python SDK's text).
+    Timeout { method: String },
+    /// The connection ended while we waited, or before we asked (the Python SDK's text).
+    Closed,
+    /// The invocation was cancelled while we waited.
+    Cancelled,
+    /// Streamable HTTP: the server no longer knows our session (404); re-initialize.
+    SessionExpired,
+    /// Anything else: spawn failure, HTTP status, a malformed answer. The text says which.
+    Other(String),
+}
+
+impl fmt::Display for McpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            McpError::Rpc(e) => write!(f, "{e}"),
+            McpError::Timeout { method } => write!(f, "Request '{method}' timed out"),
+            McpError::Closed => f.write_str("Connection closed"),
+            McpError::Cancelled => {
+                f.write_str("Tool execution cancelled locally; remote execution may have continued")
+            }
+            McpError::SessionExpired => f.write_str("Session not found: the server expired the MCP session"),
+            McpError::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+type Waiter = mpsc::SyncSender<Result<Value, McpError>>;
+
+/// Routes what a server sends: responses to their waiting callers, server requests to an
+/// answer, notifications to flags and the log. Shared by the transport's reader and the client.
+pub(crate) struct Dispatch {
+    server: String,
+    pending: Mutex<HashMap<u64, Waiter>>,
+    closed: AtomicBool,
+    close_reason: Mutex<Option<String>>,
+    tools_changed: AtomicBool,
+}
+
+impl Dispatch {
+    pub(crate) fn new(server: &str) -> Arc<Dispatch> {
+        Arc::new(Dispatch {
+            server: server.to_string(),
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            tools_changed: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn register(&self, id: u64) -> Result<mpsc::Receiver<Result<Value, McpError>>, McpError> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock `close` takes, so a waiter is never left behind by a close.
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(McpError::Closed);
+        }
+        let (tx, rx) = mpsc::sync_channel(1);
+        pending.insert(id, tx);
+        Ok(rx)
+    }
+
+    fn forget(&self, id: u64) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Handles one message. `reply` sends a message back to the server.
+    pub(crate) fn handle(&self, message: Incoming, reply: &dyn Fn(Value)) {
+        match message {
+            Incoming::Response { id, outcome } => {
+                let waiter = jsonrpc::id_as_u64(&id).and_then(|id| {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id)
+                });
+                match waiter {
+                    Some(waiter) => {
+                        let _ = waiter.try_send(outcome.map_err(McpError::Rpc));
+                    }
+                    None => log(
+                        Level::Debug,
+                        &self.server,
+                        &format!("response to unknown request id {id}"),
+                    ),
+                }
+            }
+            Incoming::Request { id, method } => {
+                log(
+                    Level::Debug,
+                    &self.server,
+                    &format!("server request {method}: answering"),
+                );
+                reply(jsonrpc::answer_server_request(id, &method));
+            }
+            Incoming::Notification { method, params } => match method.as_str() {
+                "notifications/tools/list_changed" => {
+                    log(
+                        Level::Debug,
+                        &self.server,
+                        "tools/list_changed: tools will be re-listed",
+                    );
+                    self.tools_changed.store(true, Ordering::SeqCst);
+                }
+                "notifications/message" => {
+                    let level = params.get("level").and_then(Value::as_str).unwrap_or("info");
+                    let data = params.get("data").map(Value::to_string).unwrap_or_default();
+                    log(
+                        Level::Info,
+                        &self.server,
+                        &format!("server log ({level}): {data}"),
+                    );
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// The connection is gone: every waiting call fails now, later ones at once.
+    pub(crate) fn close(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        self.closed.store(true, Ordering::SeqCst);
+        for (_, waiter) in pending.drain() {
+            let _ = waiter.try_send(Err(McpError::Closed));
+        }
+    }
+
+    /// [`close`](Self::close), remembering why (for start-up errors).
+    pub(crate) fn close_with(&self, reason: String) {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(reason);
+        self.close();
+    }
+
+    fn close_reason(&self) -> Option<String> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+enum Conn {
+    Stdio(StdioConn),
+    Http(Arc<HttpConn>),
+}
+
+/// A connected, initialized MCP client.
+pub(crate) struct McpClient {
+    server: String,
+    conn: Conn,
+    dispatch: Arc<Dispatch>,
+    next_id: AtomicU64,
+    init_params: Value,
+    server_info: Mutex<Value>,
+    /// Serialises HTTP re-initialisation after a 404.
+    reinit: Mutex<()>,
+}
+
+impl McpClient {
+    /// Starts the transport and runs the initialize handshake, all before `deadline`.
+    pub(crate) fn connect(cfg: &McpServerConfig, deadline: Instant) -> Result<McpClient, McpError> {
+        let dispatch = Dispatch::new(&cfg.name);
+        let conn = match &cfg.transport {
+            Transport::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => Conn::Stdio(StdioConn::spawn(
+                &cfg.name,
+                command,
+                args,
+                env,
+                cwd.as_deref(),
+                dispatch.clone(),
+            )?),
+            Transport::StreamableHttp { url, headers } => {
+                Conn::Http(Arc::new(HttpConn::new(&cfg.name, url, headers)))
+            }
+        };
+        let client_info = json!({
+            "name": cfg.application_name.clone().unwrap_or_else(|| "agentcore-rt".into()),
+            "version": cfg.application_version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+        });
+        let client = McpClient {
+            server: cfg.name.clone(),
+            conn,
+            dispatch,
+            next_id: AtomicU64::new(1),
+            init_params: json!({ "protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": client_info }),
+            server_info: Mutex::new(Value::Null),
+            reinit: Mutex::new(()),
+        };
+        if let Err(e) = client.initialize(deadline) {
+            let e = match (e, client.dispatch.close_reason()) {
+                // "Connection closed" alone would not help anyone fix a server that cannot start.
+                (McpError::Closed, Some(reason)) => McpError::Other(format!("Connection closed: {reason}")),
+                (e, _) => e,
+            };
+            client.close();
+            return Err(e);
+        }
+        if let Conn::Http(http) = &client.conn {
+            http.start_listener(client.dispatch.clone());
+        }
+        Ok(client)
+    }
+
+    fn initialize(&self, deadline: Instant) -> Result<(), McpError> {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let result = self.request_once("initialize", self.init_params.clone(), timeout, None)?;
+        let version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or(PROTOCOL_VERSION);
+        let server_info = result.get("serverInfo").cloned().unwrap_or_else(|| json!({}));
+        log(
+            Level::Info,
+            &self.server,
+            &format!("initialized: protocol {version}, serverInfo {server_info}"),
+        );
+        if let Conn::Http(http) = &self.conn {
+            http.set_protocol_version(version);
+        }
+        *self.server_info.lock().unwrap_or_else(PoisonError::into_inner) = server_info;
+        self.notify("notifications/initialized", None);
+        Ok(())
+    }
+
+    /// `serverInfo` from the last `initialize`.
+    pub(crate) fn server_info(&self) -> Value {
+        self.server_info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// All tool definitions, following `nextCursor`.
+    pub(crate) fn list_tools(&self, timeout: Duration) -> Result<Vec<Value>, McpError> {
+        let deadline = Instant::now() + timeout;
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({ "cursor": c }),
+                None => json!({}),
+            };
+            let page = self.request(
+                "tools/list",
+                params,
+                deadline.saturating_duration_since(Instant::now()),
+                None,
+            )?;
+            match page.get("tools") {
+                Some(Value::Array(items)) => tools.extend(items.iter().cloned()),
+                _ => return Err(McpError::Other("tools/list result has no tools list".into())),
+            }
+            match page.get("nextCursor") {
+                Some(Value::String(next)) if !next.is_empty() => {
+                    if cursor.as_deref() == Some(next) {
+                        return Err(McpError::Other(format!(
+                            "tools/list returned the same cursor twice ({next})"
+                        )));
+                    }
+                    cursor = Some(next.clone());
+                }
+                _ => return Ok(tools),
+            }
+        }
+        Err(McpError::Other(format!(
+            "tools/list did not end after {MAX_LIST_PAGES} pages"
+        )))
+    }
+
+    /// `tools/call`; the raw `result` object on success.
+    pub(crate) fn call_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+        timeout: Duration,
+        cancelled: Option<&AtomicBool>,
+    ) -> Result<Value, McpError> {
+        self.request(
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+            timeout,
+            cancelled,
+        )
+    }
+
+    /// True once a `notifications/tools/list_changed` arrived since the last call.
+    pub(crate) fn take_tools_changed(&self) -> bool {
+        self.dispatch.tools_changed.swap(false, Ordering::SeqCst)
+    }
+
+    /// False once the connection is gone (process exited, stdout closed, fatal garbage).
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.dispatch.is_closed()
+    }
+
+    /// The server process id (stdio only).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        match &self.conn {
+            Conn::Stdio(stdio) => Some(stdio.pid()),
+            Conn::Http(_) => None,
+        }
+    }
+
+    /// Ends the connection: stdio closes stdin, then escalates to signals; HTTP sends DELETE.
+    /// Blocks for at most a few seconds. Idempotent.
+    pub(crate) fn close(&self) {
+        match &self.conn {
+            Conn::Stdio(stdio) => stdio.close(),
+            Conn::Http(http) => http.close(),
+        }
+        self.dispatch.close();
+    }
+
+    /// A request; over HTTP, a 404 for our session re-initializes once and retries.
+    fn request(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+        cancelled: Option<&AtomicBool>,
+    ) -> Result<Value, McpError> {
+        let deadline = Instant::now() + timeout;
+        let Conn::Http(http) = &self.conn else {
+            return self.request_once(method, params, timeout, cancelled);
+        };
+        let generation = http.generation();
+        match self.request_once(method, params.clone(), timeout, cancelled) {
+            Err(McpError::SessionExpired) => {
+                log(
+                    Level::Warn,
+                    &self.server,
+                    "MCP session expired (HTTP 404): initializing a new one",
+                );
+                {
+                    let _guard = self.reinit.lock().unwrap_or_else(PoisonError::into_inner);
+                    // Another caller may have re-initialized while we waited for the lock.
+                    if http.generation() == generation {
+                        http.reset_session();
+                        self.initialize(deadline)?;
+                    }
+                }
+                self.request_once(
+                    method,
+                    params,
+                    deadline.saturating_duration_since(Instant::now()),
+                    cancelled,
+                )
+            }
+            other => other,
+        }
+    }
+
+    fn request_once(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+        cancelled: Option<&AtomicBool>,
+    ) -> Result<Value, McpError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = jsonrpc::request(id, method, params);
+        match &self.conn {
+            Conn::Http(http) => match http.exchange(&message, Some(id), timeout, &self.dispatch)? {
+                Some(outcome) => outcome.map_err(McpError::Rpc),
+                None => Err(McpError::Other(format!(
+                    "server accepted {method} without answering it"
+                ))),
+            },
+            Conn::Stdio(stdio) => {
+                let rx = self.dispatch.register(id)?;
+                if let Err(e) = stdio.send(&message) {
+                    self.dispatch.forget(id);
+                    return Err(e);
+                }
+                self.wait(method, id, &rx, Instant::now() + timeout, cancelled)
+            }
+        }
+    }
+
+    fn wait(
+        &self,
+        method: &str,
+        id: u64,
+        rx: &mpsc::Receiver<Result<Value, McpError>>,
+        deadline: Instant,
+        cancelled: Option<&AtomicBool>,
+    ) -> Result<Value, McpError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = if cancelled.is_some() {
+                left.min(CANCEL_POLL)
+            } else {
+                left
+            };
+            match rx.recv_timeout(slice) {
+                Ok(outcome) => return outcome,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(McpError::Closed),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let is_cancelled = cancelled.is_some_and(|c| c.load(Ordering::Relaxed));
+                    if is_cancelled || Instant::now() >= deadline {
+                        self.dispatch.forget(id);
+                        let reason = if is_cancelled { "cancelled" } else { "timed out" };
+                        // A courtesy to the server (spec: the requester SHOULD say so).
+                        self.notify(
+                            "notifications/cancelled",
+                            Some(json!({ "requestId": id, "reason": format!("request {reason} by the client") })),
+                        );
+                        return Err(if is_cancelled {
+                            McpError::Cancelled
+                        } else {
+                            McpError::Timeout {
+                                method: method.to_string(),
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn notify(&self, method: &str, params: Option<Value>) {
+        let message = jsonrpc::notification(method, params);
+        let sent = match &self.conn {
+            Conn::Stdio(stdio) => stdio.send(&message).map(|_| ()),
+            Conn::Http(http) => http
+                .exchange(&message, None, http.notify_timeout(), &self.dispatch)
+                .map(|_| ()),
+        };
+        if let Err(e) = sent {
+            log(
+                Level::Debug,
+                &self.server,
+                &format!("{method} not delivered: {e}"),
+            );
+        }
+    }
+}
+
+impl Drop for McpClient {
+    fn drop(&mut self) {
+        if let Conn::Http(http) = &self.conn {
+            http.stop_listener();
+        }
+        self.dispatch.close();
+    }
+}
