@@ -106,6 +106,12 @@ impl fmt::Display for Disconnected {
 
 impl std::error::Error for Disconnected {}
 
+impl From<Disconnected> for Error {
+    fn from(_: Disconnected) -> Error {
+        Error::new("client disconnected").with_type("Disconnected")
+    }
+}
+
 /// Where a stream's serialized JSON events go (implemented by the HTTP layer: SSE or WebSocket).
 pub trait EventTransport: Send {
     /// Delivers one event, already serialized as JSON text. Blocks while the client is slow

@@ -161,7 +161,7 @@ impl Conn {
             }
         }
         let _ = self.flush();
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        linger_close(&mut self.stream);
     }
 
     /// Answers `GET`/`HEAD /ping` straight from the read buffer: no allocation beyond the
@@ -170,7 +170,11 @@ impl Conn {
         let buf = &self.rbuf[self.start..self.end];
         let method = &buf[head.method.clone()];
         let is_head = method == b"HEAD";
-        if !(method == b"GET" || is_head) || head.body != BodyFraming::None || head.websocket_upgrade {
+        if !(method == b"GET" || is_head)
+            || head.body != BodyFraming::None
+            || head.websocket_upgrade
+            || head.expect_unsupported
+        {
             return false;
         }
         let target = &buf[head.target.clone()];
@@ -835,6 +839,31 @@ enum BodyReadError {
     Malformed(&'static str),
     Timeout,
     Io,
+}
+
+/// Closes gracefully: send FIN, then read and drop what the client still sends (bounded in
+/// bytes and time) before the socket is released. Closing with unread input makes the kernel
+/// send a RST, and a RST can destroy our last response (a 413, a close frame) before the
+/// client has read it.
+pub(crate) fn linger_close(stream: &mut TcpStream) {
+    const LINGER_TIME: Duration = Duration::from_secs(2);
+    const LINGER_BYTES: usize = 1 << 20;
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut scratch = [0u8; 4096];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -138,6 +138,9 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
         }
         return 1013;
     }
+    // Look at the socket once before parking: frames that arrived with the handshake are
+    // already in tungstenite's buffer, and the peeker would never see them.
+    let _ = events_tx.send(Event::Readable);
     drop(events_tx);
 
     let mut session = Session {
@@ -153,9 +156,10 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
         handler_done: false,
         ctx,
     };
-    let _ = session.arm();
     let code = session.run_loop(&events_rx);
-    if let Some(s) = shutdown_handle {
+    if let Some(mut s) = shutdown_handle {
+        super::conn::linger_close(&mut s);
+        // Also wakes the peeker, parked in peek() on its own handle.
         let _ = s.shutdown(Shutdown::Both);
     }
     code

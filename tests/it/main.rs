@@ -1,7 +1,9 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod http;
 mod mcp;
 mod model;
 mod session;
 mod structured;
 mod support;
+mod ws;
