@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Installs the real peers the integration tests talk to: a Python venv (.venv: the official MCP
-# SDK, websockets), Strands 1.62 in .venv-strands, and npm MCP servers (tests/peers/node_modules).
+# Installs the real peers the integration tests talk to: system tools (busybox for the
+# `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
+# websockets), Strands 1.62 in .venv-strands, and npm MCP servers (tests/peers/node_modules).
 # Idempotent; safe to re-run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+missing=()
+command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing system packages: ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -289,3 +289,133 @@ mod tests {
         assert!(parse_duration("-1").is_err());
     }
 }
+
+/// Settings of the binary's default entrypoint: the agent, its model, tools and sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// The model endpoint; `None` when neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` is set
+    /// (the server still starts, and invocations answer an error naming them).
+    pub model: Option<crate::agent::model::openai::OpenAiConfig>,
+    /// `SYSTEM_PROMPT`.
+    pub system_prompt: Option<String>,
+    /// `SESSION_DIR` (default `/tmp/strands/sessions`, the seed's).
+    pub session_dir: std::path::PathBuf,
+    /// `WINDOW_SIZE` (default 20).
+    pub window_size: usize,
+    /// `MAX_CYCLES`: model calls per invocation (default unlimited, as Strands).
+    pub max_cycles: Option<usize>,
+    /// `STRUCTURED_OUTPUT_SCHEMA`: path to a JSON schema file.
+    pub structured_output_schema: Option<std::path::PathBuf>,
+    /// `STRUCTURED_OUTPUT_MAX_ATTEMPTS` (default 3).
+    pub structured_output_max_attempts: usize,
+    /// `MCP_CONFIG`: path to an `{"mcpServers": {...}}` file.
+    pub mcp_config: Option<std::path::PathBuf>,
+    /// `SESSION_LOCK_TIMEOUT`: how long a request waits for another request of the same
+    /// session to finish (default 15m, AgentCore's request timeout).
+    pub session_lock_wait: Duration,
+}
+
+impl AgentConfig {
+    /// Reads the agent settings from the environment through `env`.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<AgentConfig, ConfigError> {
+        use crate::agent::model::openai::OpenAiConfig;
+        let e = EnvReader(env);
+        let api_key = e.get("OPENAI_API_KEY");
+        // MODEL_BASE_URL is what the Python seed app reads; accept it too.
+        let base_url = e.get("OPENAI_BASE_URL").or_else(|| e.get("MODEL_BASE_URL"));
+        let model = if api_key.is_none() && base_url.is_none() {
+            None
+        } else {
+            let d = OpenAiConfig::default();
+            let base_url = match base_url {
+                None => d.base_url.clone(),
+                Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                    url.trim_end_matches('/').to_string()
+                }
+                Some(url) => {
+                    return Err(ConfigError {
+                        var: "OPENAI_BASE_URL".into(),
+                        value: Some(url),
+                        reason: "must start with http:// or https://".into(),
+                    });
+                }
+            };
+            let params = e.parse("MODEL_PARAMS", serde_json::Map::new(), |s| {
+                match serde_json::from_str::<serde_json::Value>(s) {
+                    Ok(serde_json::Value::Object(map)) => Ok(map),
+                    Ok(_) => Err("must be a JSON object, e.g. {\"temperature\": 0.2}".into()),
+                    Err(err) => Err(format!("not valid JSON: {err}")),
+                }
+            })?;
+            Some(OpenAiConfig {
+                base_url,
+                api_key,
+                model_id: e.get("MODEL_ID").unwrap_or(d.model_id),
+                params,
+                stream: e.flag("MODEL_STREAM", d.stream)?,
+                connect_timeout: e.duration("MODEL_CONNECT_TIMEOUT", d.connect_timeout)?,
+                first_byte_timeout: e.duration("MODEL_FIRST_BYTE_TIMEOUT", d.first_byte_timeout)?,
+                idle_timeout: e.duration("MODEL_IDLE_TIMEOUT", d.idle_timeout)?,
+                total_timeout: e.duration("MODEL_TIMEOUT", d.total_timeout)?,
+                max_attempts: e.count("MODEL_MAX_ATTEMPTS", d.max_attempts as usize, 1, 100)? as u32,
+                retry_base_delay: e.duration("MODEL_RETRY_BASE_DELAY", d.retry_base_delay)?,
+                retry_max_delay: e.duration("MODEL_RETRY_MAX_DELAY", d.retry_max_delay)?,
+                max_response_bytes: e.bytes("MODEL_MAX_RESPONSE_BYTES", d.max_response_bytes)?,
+            })
+        };
+        let max_cycles = match e.get("MAX_CYCLES") {
+            None => None,
+            Some(_) => Some(e.count("MAX_CYCLES", 0, 1, 1_000_000)?),
+        };
+        Ok(AgentConfig {
+            model,
+            system_prompt: (env)("SYSTEM_PROMPT").filter(|s| !s.is_empty()),
+            session_dir: e.get("SESSION_DIR").map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
+            window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
+            max_cycles,
+            structured_output_schema: e.get("STRUCTURED_OUTPUT_SCHEMA").map(Into::into),
+            structured_output_max_attempts: e.count("STRUCTURED_OUTPUT_MAX_ATTEMPTS", 3, 1, 100)?,
+            mcp_config: e.get("MCP_CONFIG").map(Into::into),
+            session_lock_wait: e.duration("SESSION_LOCK_TIMEOUT", Duration::from_secs(15 * 60))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod agent_config_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn no_model_without_key_or_url() {
+        let c = AgentConfig::from_env(&env(&[])).unwrap();
+        assert!(c.model.is_none());
+        assert_eq!(c.window_size, 20);
+        assert_eq!(c.session_dir, std::path::PathBuf::from("/tmp/strands/sessions"));
+    }
+
+    #[test]
+    fn model_settings() {
+        let c = AgentConfig::from_env(&env(&[
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("MODEL_ID", "m"),
+            ("MODEL_PARAMS", r#"{"temperature": 0.2, "max_tokens": 5}"#),
+            ("MAX_CYCLES", "4"),
+        ]))
+        .unwrap();
+        let m = c.model.unwrap();
+        assert_eq!(m.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(m.model_id, "m");
+        assert_eq!(m.params["max_tokens"].as_u64(), Some(5));
+        assert_eq!(c.max_cycles, Some(4));
+        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", "[1]")])).unwrap_err();
+        assert_eq!(err.var, "MODEL_PARAMS");
+        let err = AgentConfig::from_env(&env(&[("OPENAI_BASE_URL", "localhost:1")])).unwrap_err();
+        assert_eq!(err.var, "OPENAI_BASE_URL");
+    }
+}
