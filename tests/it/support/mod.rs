@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mock_openai;
+pub mod strands;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
