@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod agent;
 mod contract;
 mod http;
 mod mcp;

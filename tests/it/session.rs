@@ -2,14 +2,14 @@
 //! recorded turns (`vectors/strands-openai-requests.json`), and the real library
 //! (`tests/peers/strands_session.py`, run with `.venv-strands`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -20,112 +20,10 @@ use agentcore_rt::session::{
 };
 use serde_json::{Value, json};
 
-use crate::support::{TempDir, repo_root, shared_dir, shared_json};
+use crate::support::strands::*;
+use crate::support::{TempDir, repo_root};
 
-const SCENARIOS: [&str; 10] = ["A", "B", "C", "C2", "D", "E", "F", "G", "H", "I"];
 const LONG_WAIT: Duration = Duration::from_secs(30);
-
-// ---- scenario data ---------------------------------------------------------------------------
-
-fn vectors() -> &'static Value {
-    static V: OnceLock<Value> = OnceLock::new();
-    V.get_or_init(|| shared_json("vectors/strands-openai-requests.json"))
-}
-
-fn turns(scenario: &str) -> &'static [Value] {
-    vectors()["scenarios"][scenario]["turns"].as_array().unwrap()
-}
-
-fn session_id(scenario: &str) -> String {
-    format!("scenario-{}", scenario.to_lowercase())
-}
-
-/// The bench driver ran scenario D with `window_size=4`, every other one with 20.
-fn window_size(scenario: &str) -> usize {
-    if scenario == "D" { 4 } else { 20 }
-}
-
-fn fixture(scenario: &str) -> PathBuf {
-    shared_dir()
-        .join("fixtures/strands-sessions")
-        .join(scenario)
-        .join(format!("session_{}", session_id(scenario)))
-}
-
-/// Messages as recorded, with Python's `bytes` reprs (`"b'\x89PNG...'"`, from `default=str`)
-/// turned into the stored `{"__bytes_encoded__": true, "data": <base64>}` form.
-fn recorded(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("bytes", Value::String(s)) if s.starts_with("b'") || s.starts_with("b\"") => (
-                        k.clone(),
-                        json!({"__bytes_encoded__": true, "data": base64(&python_bytes_literal(s))}),
-                    ),
-                    _ => (k.clone(), recorded(v)),
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(recorded).collect()),
-        other => other.clone(),
-    }
-}
-
-fn python_bytes_literal(repr: &str) -> Vec<u8> {
-    let body = &repr[2..repr.len() - 1];
-    let mut out = Vec::new();
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(u8::try_from(u32::from(c)).unwrap());
-            continue;
-        }
-        match chars.next().unwrap() {
-            'x' => {
-                let hex: String = chars.by_ref().take(2).collect();
-                out.push(u8::from_str_radix(&hex, 16).unwrap());
-            }
-            'n' => out.push(b'\n'),
-            'r' => out.push(b'\r'),
-            't' => out.push(b'\t'),
-            other => out.push(u8::try_from(u32::from(other)).unwrap()),
-        }
-    }
-    out
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn messages_of(v: &Value) -> Vec<Message> {
-    serde_json::from_value(recorded(v)).unwrap()
-}
-
-/// Serialised JSON, key order included: what equality means for Strands' files and dicts.
-fn text_of(messages: &[Message]) -> String {
-    serde_json::to_string(messages).unwrap()
-}
-
-fn recorded_text(v: &Value) -> String {
-    serde_json::to_string(&recorded(v)).unwrap()
-}
 
 // ---- file helpers ----------------------------------------------------------------------------
 
@@ -142,78 +40,6 @@ fn copy_tree(from: &Path, to: &Path) {
             fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
         }
     }
-}
-
-/// Relative path -> (is a directory, permission bits), for everything under `dir`.
-fn tree(dir: &Path) -> BTreeMap<String, (bool, u32)> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (bool, u32)>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let meta = fs::symlink_metadata(entry.path()).unwrap();
-            let rel = entry
-                .path()
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.insert(rel, (meta.is_dir(), meta.permissions().mode() & 0o777));
-            if meta.is_dir() {
-                walk(base, &entry.path(), out);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    tree(dir)
-        .into_iter()
-        .filter(|(_, (is_dir, _))| !is_dir)
-        .map(|(p, _)| p)
-        .collect()
-}
-
-/// `datetime.now(timezone.utc).isoformat()`: `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`.
-fn is_python_utc_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let head = digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10) && b[10] == b'T';
-    let clock = digits(11..13) && b[13] == b':' && digits(14..16) && b[16] == b':' && digits(17..19);
-    let tail = match b.len() {
-        25 => &s[19..] == "+00:00",
-        32 => b[19] == b'.' && digits(20..26) && &s[26..] == "+00:00",
-        _ => false,
-    };
-    b.len() >= 25 && head && clock && tail
-}
-
-/// The file with every `created_at`/`updated_at` value replaced by `<ts>` (after checking its shape).
-fn without_timestamps(text: &str) -> String {
-    let mut out = Vec::new();
-    for line in text.split('\n') {
-        let stamped = ["\"created_at\": \"", "\"updated_at\": \""]
-            .iter()
-            .find_map(|key| line.find(key).map(|i| i + key.len()));
-        match stamped {
-            Some(start) => {
-                let end = start + line[start..].find('"').unwrap();
-                assert!(
-                    is_python_utc_timestamp(&line[start..end]),
-                    "timestamp {:?}",
-                    &line[start..end]
-                );
-                out.push(format!("{}<ts>{}", &line[..start], &line[end..]));
-            }
-            None => out.push(line.to_string()),
-        }
-    }
-    out.join("\n")
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 fn snapshot_file(root: &Path, sid: &str, rel: &str) -> String {

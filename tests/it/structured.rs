@@ -8,19 +8,7 @@ use agentcore_rt::pyjson;
 use serde_json::{Value, json};
 
 use crate::support::shared_json;
-
-/// `MyOutputModel.model_json_schema()` (pydantic 2.14.4) of the model scenarios C and C2 ran with:
-///
-/// ```python
-/// class MyOutputModel(BaseModel):
-///     """Answer to the user's question."""
-///     answer: str = Field(description="the final answer")
-///     confidence: float = Field(description="confidence between 0 and 1")
-///     sources: list[str] = Field(default_factory=list, description="optional sources")
-/// ```
-///
-/// (`default_factory` is why `sources` has no `default` and why C2's output has `"sources": []`.)
-const MY_OUTPUT_MODEL: &str = r#"{"description": "Answer to the user's question.", "properties": {"answer": {"description": "the final answer", "title": "Answer", "type": "string"}, "confidence": {"description": "confidence between 0 and 1", "title": "Confidence", "type": "number"}, "sources": {"description": "optional sources", "items": {"type": "string"}, "title": "Sources", "type": "array"}}, "required": ["answer", "confidence"], "title": "MyOutputModel", "type": "object"}"#;
+use crate::support::strands::MY_OUTPUT_MODEL;
 
 fn my_output_model() -> OutputSchema {
     OutputSchema::from_json_schema(serde_json::from_str(MY_OUTPUT_MODEL).unwrap()).unwrap()

@@ -118,6 +118,9 @@ pub struct MockUsage {
     pub completion: u64,
     /// `prompt_tokens_details.cached_tokens`.
     pub cached: u64,
+    /// Send `prompt_tokens_details`/`completion_tokens_details` (real OpenAI does; the mock
+    /// Strands' recordings were made with did not).
+    pub details: bool,
 }
 
 /// What the mock model says; rendered as a stream or a completion object per request.
@@ -148,6 +151,7 @@ impl Default for Completion {
                 prompt: 10,
                 completion: 5,
                 cached: 0,
+                details: true,
             }),
             delta_chars: 4,
         }
@@ -436,6 +440,19 @@ impl Reply {
                 prompt,
                 completion,
                 cached: 0,
+                details: true,
+            })
+        })
+    }
+
+    /// Sets the usage, sent without the `*_tokens_details` objects (as in Strands' recordings).
+    pub fn with_plain_usage(self, prompt: u64, completion: u64) -> Self {
+        self.map_completion(|c| {
+            c.usage = Some(MockUsage {
+                prompt,
+                completion,
+                cached: 0,
+                details: false,
             })
         })
     }
@@ -879,6 +896,13 @@ fn stream(
 }
 
 fn usage_json(u: &MockUsage) -> Value {
+    if !u.details {
+        return json!({
+            "prompt_tokens": u.prompt,
+            "completion_tokens": u.completion,
+            "total_tokens": u.prompt + u.completion,
+        });
+    }
     json!({
         "prompt_tokens": u.prompt,
         "completion_tokens": u.completion,

@@ -4,6 +4,7 @@
 
 pub mod mock_openai;
 pub mod server;
+pub mod strands;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
