@@ -340,13 +340,15 @@ impl AgentConfig {
                     });
                 }
             };
-            let params = e.parse("MODEL_PARAMS", serde_json::Map::new(), |s| {
-                match serde_json::from_str::<serde_json::Value>(s) {
+            let params = e.parse(
+                "MODEL_PARAMS",
+                serde_json::Map::new(),
+                |s| match serde_json::from_str::<serde_json::Value>(s) {
                     Ok(serde_json::Value::Object(map)) => Ok(map),
                     Ok(_) => Err("must be a JSON object, e.g. {\"temperature\": 0.2}".into()),
                     Err(err) => Err(format!("not valid JSON: {err}")),
-                }
-            })?;
+                },
+            )?;
             Some(OpenAiConfig {
                 base_url,
                 api_key,
@@ -370,7 +372,9 @@ impl AgentConfig {
         Ok(AgentConfig {
             model,
             system_prompt: (env)("SYSTEM_PROMPT").filter(|s| !s.is_empty()),
-            session_dir: e.get("SESSION_DIR").map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
+            session_dir: e
+                .get("SESSION_DIR")
+                .map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
             window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
             max_cycles,
             structured_output_schema: e.get("STRUCTURED_OUTPUT_SCHEMA").map(Into::into),
@@ -387,7 +391,10 @@ mod agent_config_tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -413,7 +420,8 @@ mod agent_config_tests {
         assert_eq!(m.model_id, "m");
         assert_eq!(m.params["max_tokens"].as_u64(), Some(5));
         assert_eq!(c.max_cycles, Some(4));
-        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", "[1]")])).unwrap_err();
+        let err =
+            AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", "[1]")])).unwrap_err();
         assert_eq!(err.var, "MODEL_PARAMS");
         let err = AgentConfig::from_env(&env(&[("OPENAI_BASE_URL", "localhost:1")])).unwrap_err();
         assert_eq!(err.var, "OPENAI_BASE_URL");

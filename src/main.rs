@@ -5,7 +5,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agentcore_rt::config::ServerConfig;
+use std::sync::Arc;
+
+use agentcore_rt::agent::Agent;
+use agentcore_rt::agent::model::openai::OpenAiModel;
+use agentcore_rt::agent::structured::OutputSchema;
+use agentcore_rt::agent::tools::mcp::{McpToolProvider, load_config};
+use agentcore_rt::app::agent_entrypoint;
+use agentcore_rt::config::{AgentConfig, ServerConfig};
+use agentcore_rt::session::FileSessionStore;
 use agentcore_rt::{App, log};
 
 const HELP: &str = "\
@@ -17,8 +25,10 @@ USAGE:
     agentcore-rt --help       this text
     agentcore-rt --version    the version
 
-Configuration is read from the environment; see the README for every variable
-(PORT, HOST, WORKER_THREADS, MAX_BODY_BYTES, ...).
+Configuration is read from the environment; see the README for every variable:
+  OPENAI_API_KEY, OPENAI_BASE_URL, MODEL_ID, MODEL_PARAMS, SYSTEM_PROMPT, SESSION_DIR,
+  WINDOW_SIZE, MAX_CYCLES, STRUCTURED_OUTPUT_SCHEMA, MCP_CONFIG, PORT, HOST,
+  WORKER_THREADS, MAX_BODY_BYTES, ...
 ";
 
 fn main() -> ExitCode {
@@ -45,24 +55,37 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A start-up failure: logged, printed, and the process exits with 2.
+fn startup_error(message: &str) -> ExitCode {
+    log::error("cannot start").str("error", message).emit();
+    log::flush();
+    eprintln!("agentcore-rt: {message}");
+    ExitCode::from(2)
+}
+
 fn serve() -> ExitCode {
     install_panic_logger();
+    log::set_debug(env_var("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")));
     let config = match ServerConfig::from_env(&env_var) {
         Ok(c) => c,
-        Err(e) => {
-            log::error("invalid configuration")
-                .str("error", &e.to_string())
-                .emit();
-            log::flush();
-            eprintln!("agentcore-rt: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return startup_error(&e.to_string()),
     };
-    log::set_debug(env_var("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")));
+    let agent_config = match AgentConfig::from_env(&env_var) {
+        Ok(c) => c,
+        Err(e) => return startup_error(&e.to_string()),
+    };
+    let agent = match build_agent(&agent_config) {
+        Ok(agent) => agent,
+        Err(message) => return startup_error(&message),
+    };
     let addr = config.addr;
     let mut app = App::new();
     app.config(config);
-    app.entrypoint(|payload, _ctx| Ok(serde_json::json!({ "echo": payload })));
+    if let Some(agent) = &agent {
+        let agent = Arc::clone(agent);
+        app.on_shutdown(move || agent.shutdown());
+    }
+    agent_entrypoint::install(&mut app, agent);
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -72,6 +95,51 @@ fn serve() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Builds the default entrypoint's agent; `None` when no model is configured.
+fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
+    let Some(model_config) = config.model.clone() else {
+        log::warn(agent_entrypoint::NO_MODEL_MESSAGE).emit();
+        return Ok(None);
+    };
+    let model_id = model_config.model_id.clone();
+    let base_url = model_config.base_url.clone();
+    let model = OpenAiModel::new(model_config).map_err(|e| format!("model configuration: {e}"))?;
+    let mut builder = Agent::builder(Arc::new(model))
+        .window_size(config.window_size)
+        .max_cycles(config.max_cycles)
+        .structured_output_max_attempts(config.structured_output_max_attempts)
+        .session_store(FileSessionStore::new(&config.session_dir))
+        .session_lock_wait(config.session_lock_wait);
+    if let Some(prompt) = &config.system_prompt {
+        builder = builder.system_prompt(prompt.clone());
+    }
+    if let Some(path) = &config.structured_output_schema {
+        let invalid = |why: String| format!("invalid STRUCTURED_OUTPUT_SCHEMA={}: {why}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+        let schema: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON: {e}")))?;
+        let schema = OutputSchema::from_json_schema(schema).map_err(|e| invalid(e.to_string()))?;
+        builder = builder.structured_output(schema);
+    }
+    if let Some(path) = &config.mcp_config {
+        let started = std::time::Instant::now();
+        let mcp = load_config(path).map_err(|e| format!("invalid MCP_CONFIG={}: {e}", path.display()))?;
+        let provider =
+            McpToolProvider::start(mcp).map_err(|e| format!("MCP_CONFIG={}: {e}", path.display()))?;
+        log::info("MCP servers ready")
+            .float("startupMs", started.elapsed().as_secs_f64() * 1000.0)
+            .emit();
+        builder = builder.tool_provider(Arc::new(provider));
+    }
+    let agent = builder.build().map_err(|e| e.to_string())?;
+    log::info("agent ready")
+        .str("model", &model_id)
+        .str("baseUrl", &base_url)
+        .str("sessionDir", &config.session_dir.display().to_string())
+        .emit();
+    Ok(Some(Arc::new(agent)))
 }
 
 /// Panics are caught per request; this makes sure the message reaches the log as JSON.

@@ -18,6 +18,7 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod agent_entrypoint;
 pub mod context;
 pub mod handler;
 pub mod tasks;

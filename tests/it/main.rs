@@ -2,6 +2,7 @@
 
 mod agent;
 mod contract;
+mod e2e;
 mod http;
 mod mcp;
 mod model;

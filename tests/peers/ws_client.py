@@ -2,7 +2,8 @@
 
 Usage: ws_client.py URL '<json steps>' ['<json headers>']
 Steps: {"op": "send", "text": s} | {"op": "send", "binary_hex": h} | {"op": "send_big", "size": n}
-       {"op": "recv"} | {"op": "ping"} | {"op": "close", "code": c} | {"op": "wait_closed"}
+       {"op": "recv"} | {"op": "recv_until", "types": [t, ...]} | {"op": "ping"}
+       {"op": "close", "code": c} | {"op": "wait_closed"}
 Prints one JSON object: {"results": [...], "close_code": int|null}.
 """
 import json
@@ -32,6 +33,15 @@ def main():
                         results.append({"text": msg} if len(msg) < 10000 else {"text_len": len(msg)})
                     else:
                         results.append({"binary_hex": msg.hex()})
+                elif op == "recv_until":
+                    # JSON messages until one whose "type" is in step["types"]; returns them all.
+                    got = []
+                    while True:
+                        msg = json.loads(ws.recv(timeout=step.get("timeout", 30)))
+                        got.append(msg)
+                        if msg.get("type") in step["types"]:
+                            break
+                    results.append({"messages": got})
                 elif op == "ping":
                     ws.ping(b"hello").wait(10)
                     results.append({"pong": True})

@@ -1,0 +1,322 @@
+//! The binary's default entrypoint: the seed app's request contract on top of [`Agent`].
+//!
+//! This is the one place where `app` meets `agent`. It turns a payload into a prompt and a
+//! session id the way the Python seed does, runs the agent on the worker thread, and answers
+//! JSON, Server-Sent Events or WebSocket messages:
+//!
+//! - payload `{"query": "...", "session_id"?: "...", "stream"?: true}`; `prompt` is accepted
+//!   when `query` is absent. Missing/empty/non-string -> 400 `{"error": "Missing required field: query"}`;
+//! - session id: payload `session_id`, else the session header, else `"default"`; every
+//!   character outside `[a-zA-Z0-9_-]` becomes `_` (the seed's rule, so directories match);
+//! - answer: the structured output object when a schema is configured, else
+//!   `{"response": str(result)}`;
+//! - streaming (`"stream": true`, or an `Accept` of only `text/event-stream`) and `/ws`: the
+//!   agent's events (`{"type": "text", "data": ...}`, `tool_use`, `tool_result`), then
+//!   `{"type": "final", "result": <the JSON answer>, "stop_reason", "usage", "session_id"}`;
+//!   a failure is `{"type": "error", "error", "error_type", "message"}` (the SDK's error event
+//!   plus `type`).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{Map, Value, json};
+
+use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
+use crate::agent::model::ModelError;
+use crate::agent::{Agent, AgentError, AgentEvent, AgentResult, Prompt};
+use crate::error::Error;
+
+/// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
+/// `session_` takes 8 of them; 200 leaves room and matches what the issue asks).
+pub const MAX_SESSION_ID_BYTES: usize = 200;
+
+/// What a missing model tells the caller to do.
+pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for an \
+     OpenAI-compatible endpoint other than api.openai.com), then restart";
+
+/// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
+/// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
+pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
+    let entry_agent = agent.clone();
+    app.entrypoint_with(move |payload, ctx| {
+        let request = AgentRequest::from_payload(&payload, ctx)?;
+        let agent = entry_agent.clone().ok_or_else(no_model)?;
+        if request.stream || accepts_only_event_stream(ctx) {
+            let ctx = ctx.clone();
+            return Ok(Output::stream(move |sink| {
+                run_streaming(&agent, request, ctx.cancellation_flag(), sink);
+                Ok(())
+            }));
+        }
+        let result = agent
+            .invoke(
+                &request.session_id,
+                request.prompt,
+                ctx.cancellation_flag(),
+                &mut |_| {},
+            )
+            .map_err(|e| agent_error(&e))?;
+        Ok(Output::Json(response_value(&result)))
+    });
+    app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), ws, ctx));
+}
+
+/// A validated invocation request.
+#[derive(Debug)]
+struct AgentRequest {
+    prompt: Prompt,
+    session_id: String,
+    stream: bool,
+}
+
+impl AgentRequest {
+    fn from_payload(payload: &Value, ctx: &RequestContext) -> Result<AgentRequest, Error> {
+        // The seed treats a non-object payload as {} (and then misses the query).
+        let empty = Map::new();
+        let fields = payload.as_object().unwrap_or(&empty);
+        let query = match fields.get("query") {
+            None | Some(Value::Null) => fields.get("prompt"),
+            present => present,
+        };
+        let query = match query {
+            Some(Value::String(q)) if !q.trim().is_empty() => q.clone(),
+            _ => return Err(Error::bad_request("Missing required field: query")),
+        };
+        let from_payload = match fields.get("session_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(Error::bad_request("Invalid session_id: must be a string")),
+        };
+        // Python's `a or b or "default"`: an empty string falls through.
+        let raw = from_payload
+            .filter(|s| !s.is_empty())
+            .or(ctx.session_id.as_deref().filter(|s| !s.is_empty()))
+            .unwrap_or("default");
+        let session_id = sanitize_session_id(raw)?;
+        let stream = matches!(fields.get("stream"), Some(Value::Bool(true)));
+        Ok(AgentRequest {
+            prompt: Prompt::Text(query),
+            session_id,
+            stream,
+        })
+    }
+}
+
+/// The seed's rule: every character outside `[a-zA-Z0-9_-]` becomes `_`, so the directory is
+/// the one the Python app wrote. Ids that would still be unusable are refused.
+pub fn sanitize_session_id(raw: &str) -> Result<String, Error> {
+    let safe: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.len() > MAX_SESSION_ID_BYTES {
+        return Err(Error::bad_request(format!(
+            "Invalid session_id: longer than {MAX_SESSION_ID_BYTES} bytes after sanitising"
+        )));
+    }
+    Ok(safe)
+}
+
+fn accepts_only_event_stream(ctx: &RequestContext) -> bool {
+    ctx.header("accept").is_some_and(|accept| {
+        let mut types = accept
+            .split(',')
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .filter(|t| !t.is_empty());
+        types.all(|t| t.eq_ignore_ascii_case("text/event-stream"))
+            && accept
+                .split(',')
+                .any(|t| t.trim().to_ascii_lowercase().starts_with("text/event-stream"))
+    })
+}
+
+fn no_model() -> Error {
+    Error::http(503, NO_MODEL_MESSAGE).with_type("ModelNotConfigured")
+}
+
+/// The JSON answer: the structured output object, else `{"response": str(result)}`.
+fn response_value(result: &AgentResult) -> Value {
+    result.response_value()
+}
+
+/// An agent failure as the client sees it; a provider's own error body goes into `details`.
+fn agent_error(e: &AgentError) -> Error {
+    let error = Error::http(e.status(), e.to_string()).with_type(e.kind());
+    match e {
+        AgentError::Model(ModelError::Provider { body: Some(body), .. }) => error.with_details(body.clone()),
+        _ => error,
+    }
+}
+
+fn final_event(result: &AgentResult, session_id: &str) -> Value {
+    json!({
+        "type": "final",
+        "result": response_value(result),
+        "stop_reason": result.stop_reason,
+        "usage": serde_json::to_value(result.usage).unwrap_or(Value::Null),
+        "session_id": session_id,
+    })
+}
+
+fn error_event(error: &Error) -> Value {
+    let mut event = json!({
+        "type": "error",
+        "error": error.message(),
+        "error_type": error.error_type(),
+        "message": "An error occurred during streaming",
+    });
+    if let (Some(details), Some(map)) = (error.details(), event.as_object_mut()) {
+        map.insert("details".into(), details.clone());
+    }
+    event
+}
+
+/// Runs the agent, forwarding its events to `sink`, then the final (or error) event.
+fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &AtomicBool, sink: &mut EventSink<'_>) {
+    let session_id = request.session_id.clone();
+    let outcome = agent.invoke(
+        &request.session_id,
+        request.prompt,
+        cancel,
+        &mut |event: AgentEvent<'_>| {
+            // A failed send means the client left: the agent sees the cancel flag at its next step.
+            let _ = sink.send(&event.to_json());
+        },
+    );
+    let last = match outcome {
+        Ok(result) => final_event(&result, &session_id),
+        Err(e) => {
+            crate::log::warn("invocation failed")
+                .str("sessionId", &session_id)
+                .str("error", &e.to_string())
+                .emit();
+            error_event(&agent_error(&e))
+        }
+    };
+    let _ = sink.send(&last);
+}
+
+/// `/ws`: every text message is a payload; its events stream back, then the final (or error)
+/// event; the connection stays open for the next one. The session header given at the
+/// upgrade applies when a payload has no `session_id`.
+fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error> {
+    let closed = |e: super::WsError| Error::new(e.to_string());
+    while let Some(message) = ws.recv().map_err(closed)? {
+        let text = match message {
+            WsMessage::Text(text) => text,
+            WsMessage::Binary(_) => {
+                let err =
+                    Error::bad_request("binary messages are not supported: send the payload as JSON text");
+                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
+                    .map_err(closed)?;
+                continue;
+            }
+        };
+        let answer = crate::pyjson::parse_body(text.as_bytes(), 256)
+            .map_err(|e| Error::bad_request("Invalid JSON").with_details(e.to_string()))
+            .and_then(|payload| AgentRequest::from_payload(&payload, ctx))
+            .and_then(|request| agent.ok_or_else(no_model).map(|agent| (agent, request)));
+        let (agent, request) = match answer {
+            Ok(pair) => pair,
+            Err(err) => {
+                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
+                    .map_err(closed)?;
+                continue;
+            }
+        };
+        let cancel = Arc::clone(ctx.cancellation_flag());
+        let mut events = WsEvents(ws);
+        let mut sink = EventSink::new(&mut events, Arc::clone(&cancel));
+        run_streaming(agent, request, &cancel, &mut sink);
+        if ctx.is_cancelled() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(session: Option<&str>) -> RequestContext {
+        let headers: Vec<(&str, &[u8])> = match session {
+            Some(s) => vec![("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", s.as_bytes())],
+            None => vec![],
+        };
+        RequestContext::from_headers(headers)
+    }
+
+    fn session_of(payload: Value, header: Option<&str>) -> Result<String, Error> {
+        AgentRequest::from_payload(&payload, &ctx(header)).map(|r| r.session_id)
+    }
+
+    #[test]
+    fn query_rules() {
+        let missing = r#"{"error":"Missing required field: query"}"#;
+        for bad in [
+            json!({}),
+            json!({"query": ""}),
+            json!({"query": 3}),
+            json!([1]),
+            json!("q"),
+            json!({"query": "  "}),
+        ] {
+            let err = AgentRequest::from_payload(&bad, &ctx(None)).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert_eq!(
+                crate::pyjson::to_string_compact(&json!({"error": err.message()})),
+                missing
+            );
+        }
+        let r = AgentRequest::from_payload(&json!({"prompt": "hi"}), &ctx(None)).unwrap();
+        assert!(matches!(r.prompt, Prompt::Text(ref t) if t == "hi"));
+        let r = AgentRequest::from_payload(&json!({"query": "q", "prompt": "p", "stream": true}), &ctx(None))
+            .unwrap();
+        assert!(matches!(r.prompt, Prompt::Text(ref t) if t == "q") && r.stream);
+    }
+
+    #[test]
+    fn session_id_rules() {
+        assert_eq!(session_of(json!({"query": "q"}), None).unwrap(), "default");
+        assert_eq!(session_of(json!({"query": "q"}), Some("hdr")).unwrap(), "hdr");
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": "p"}), Some("hdr")).unwrap(),
+            "p"
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": ""}), Some("hdr")).unwrap(),
+            "hdr"
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": "../x"}), None).unwrap(),
+            "___x"
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": "ünï cöde"}), None).unwrap(),
+            "_n__c_de"
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": "a/b.c"}), None).unwrap(),
+            "a_b_c"
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": "x".repeat(201)}), None)
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(
+            session_of(json!({"query": "q", "session_id": 5}), None)
+                .unwrap_err()
+                .status(),
+            400
+        );
+    }
+}
