@@ -8,13 +8,14 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use crate::clock::Civil;
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum Level {
     /// Diagnostics, off unless `LOG_LEVEL=debug`.
     Debug,
@@ -37,19 +38,36 @@ impl Level {
     }
 }
 
-static DEBUG_ENABLED: AtomicBool = AtomicBool::new(false);
+/// Lowest level written: 0 debug, 1 info, 2 warning, 3 error, 4 nothing.
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(1);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static SINK: OnceLock<SyncSender<Msg>> = OnceLock::new();
 const QUEUE_LINES: usize = 8192;
 
-/// Turns debug lines on or off (the binary sets it from `LOG_LEVEL`).
-pub fn set_debug(enabled: bool) {
-    DEBUG_ENABLED.store(enabled, Ordering::Relaxed);
+/// Sets the lowest level written; `None` silences the log (the binary reads `LOG_LEVEL`).
+pub fn set_min_level(level: Option<Level>) {
+    MIN_LEVEL.store(level.map_or(4, |l| l as u8), Ordering::Relaxed);
+}
+
+/// Parses a `LOG_LEVEL` value: `debug`, `info`, `warning`/`warn`, `error`, `off`.
+pub fn parse_level(s: &str) -> Result<Option<Level>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "debug" => Ok(Some(Level::Debug)),
+        "info" => Ok(Some(Level::Info)),
+        "warning" | "warn" => Ok(Some(Level::Warn)),
+        "error" => Ok(Some(Level::Error)),
+        "off" | "none" => Ok(None),
+        _ => Err("not a log level (debug, info, warning, error, off)".into()),
+    }
 }
 
 /// True when debug lines are written.
 pub fn debug_enabled() -> bool {
-    DEBUG_ENABLED.load(Ordering::Relaxed)
+    enabled(Level::Debug)
+}
+
+fn enabled(level: Level) -> bool {
+    level as u8 >= MIN_LEVEL.load(Ordering::Relaxed)
 }
 
 /// A log line under construction: `Line::new(Level::Info, "msg").str("k", v).num("n", 1).emit()`.
@@ -121,7 +139,7 @@ impl Line {
 
     /// Queues the line for stdout (dropped when `Debug` and debug is off).
     pub fn emit(mut self) {
-        if self.level == Level::Debug && !debug_enabled() {
+        if !enabled(self.level) {
             return;
         }
         let dropped = DROPPED.swap(0, Ordering::Relaxed);

@@ -65,7 +65,11 @@ fn startup_error(message: &str) -> ExitCode {
 
 fn serve() -> ExitCode {
     install_panic_logger();
-    log::set_debug(env_var("LOG_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")));
+    match env_var("LOG_LEVEL").filter(|l| !l.trim().is_empty()).map(|l| log::parse_level(l.trim())) {
+        None => {}
+        Some(Ok(level)) => log::set_min_level(level),
+        Some(Err(why)) => return startup_error(&format!("invalid LOG_LEVEL: {why}")),
+    }
     let config = match ServerConfig::from_env(&env_var) {
         Ok(c) => c,
         Err(e) => return startup_error(&e.to_string()),

@@ -111,6 +111,8 @@ fn test_app(config: ServerConfig) -> App {
 }
 
 fn in_process(config: ServerConfig) -> agentcore_rt::http::Server {
+    // In-process servers log to this test binary's stdout; the binary's logs are tested instead.
+    agentcore_rt::log::set_min_level(None);
     test_app(config).bind("127.0.0.1:0".parse().unwrap()).unwrap()
 }
 

@@ -16,6 +16,7 @@ use crate::support::server::{Conn, get};
 use crate::support::{peer_python, repo_root};
 
 fn echo_server(config: ServerConfig) -> Server {
+    agentcore_rt::log::set_min_level(None);
     let mut app = App::new();
     app.config(config);
     app.entrypoint(|p, _| Ok(p));
