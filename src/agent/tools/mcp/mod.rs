@@ -27,37 +27,9 @@ pub use config::{
 };
 pub use provider::{McpStartError, McpToolProvider};
 
-/// Severity of a log line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
+pub(crate) use crate::log::Level;
 
-impl Level {
-    fn as_str(self) -> &'static str {
-        match self {
-            Level::Debug => "DEBUG",
-            Level::Info => "INFO",
-            Level::Warn => "WARNING",
-            Level::Error => "ERROR",
-        }
-    }
-}
-
-/// The one place this module logs through: one JSON object per line on stdout, naming the
-/// server. (To be routed to the crate's shared logger.)
+/// The one place this module logs through: the crate's JSON log, naming the server.
 pub(crate) fn log(level: Level, server: &str, message: &str) {
-    if level == Level::Debug && std::env::var_os("AGENTCORE_MCP_DEBUG").is_none() {
-        return;
-    }
-    let line = serde_json::json!({
-        "level": level.as_str(),
-        "logger": "agentcore_rt.mcp",
-        "server": server,
-        "message": message,
-    });
-    println!("{line}");
+    crate::log::Line::new(level, message).str("server", server).emit();
 }
