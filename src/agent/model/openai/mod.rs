@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use ureq::Timeout;
 
-use self::error::{ErrorDetails, MAX_ERROR_BODY, classify, is_retryable_status, retry_after};
+use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_status, retry_after};
 use self::request::{BodyOptions, build_body};
 use self::sse::SseDecoder;
 use self::stream::{Assembled, StreamAssembler, parse_completion};
@@ -109,6 +109,8 @@ pub struct OpenAiModel {
     config: OpenAiConfig,
     url: String,
     extra_headers: Vec<(String, String)>,
+    /// The key and the extra header values, kept out of every error this model returns.
+    secrets: Secrets,
     agent: ureq::Agent,
 }
 
@@ -196,9 +198,17 @@ impl OpenAiModel {
             .timeout_connect(Some(config.connect_timeout))
             .proxy(proxy_from_env())
             .build();
+        let secrets = Secrets::new(
+            config
+                .api_key
+                .iter()
+                .cloned()
+                .chain(extra_headers.iter().map(|(_, value)| value.clone())),
+        );
         Ok(OpenAiModel {
             url: format!("{base}/chat/completions"),
             extra_headers,
+            secrets,
             agent: transport::agent(http_config),
             config,
         })
@@ -618,11 +628,11 @@ impl ChatModel for OpenAiModel {
                 Err(failure) => failure,
             };
             if !failure.retryable || failure.delivered || attempt >= self.config.max_attempts {
-                return Err(failure.error);
+                return Err(self.secrets.redact_error(failure.error));
             }
             let delay = self.backoff(attempt, failure.retry_after);
             if later(Instant::now(), delay) >= deadline {
-                return Err(failure.error);
+                return Err(self.secrets.redact_error(failure.error));
             }
             std::thread::sleep(delay);
             attempt += 1;
