@@ -796,6 +796,10 @@ fn an_mcp_server_flooding_stderr_neither_blocks_nor_bloats_the_binary() {
         .iter()
         .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("stderr: x")))
         .count();
+    println!(
+        "stderr flood: peak RSS {peak_before} kB -> {peak_after} kB, {stderr_lines} stderr lines \
+         logged in {elapsed:.1}s, longest log line {longest} bytes"
+    );
     // Token bucket: a burst of 200, then 50 per second.
     let allowed = 200 + (50.0 * elapsed) as usize + 5;
     assert!(
