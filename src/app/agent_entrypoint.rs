@@ -13,8 +13,9 @@
 //! - streaming (`"stream": true`, or an `Accept` of only `text/event-stream`) and `/ws`: the
 //!   agent's events (`{"type": "text", "data": ...}`, `tool_use`, `tool_result`), then
 //!   `{"type": "final", "result": <the JSON answer>, "stop_reason", "usage", "session_id"}`;
-//!   a failure is `{"type": "error", "error", "error_type", "message"}` (the SDK's error event
-//!   plus `type`).
+//!   a failure is `{"type": "error", "error", "error_type", "message", "status"}` (the SDK's
+//!   error event plus `type`, and `status`: the HTTP status a JSON invocation would have got,
+//!   since a stream's own status is already 200 when the failure happens).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -170,6 +171,7 @@ fn error_event(error: &Error) -> Value {
         "error": error.message(),
         "error_type": error.error_type(),
         "message": "An error occurred during streaming",
+        "status": error.status(),
     });
     if let (Some(details), Some(map)) = (error.details(), event.as_object_mut()) {
         map.insert("details".into(), details.clone());

@@ -196,7 +196,18 @@ impl FileSessionStore {
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
-            .map_err(|e| Fail::io(&self.root, e))
+            .map_err(|e| match e.kind() {
+                // mkdir's EEXIST ("File exists") for a file where the root should be misleads
+                // whoever reads the error: say what is wrong with the path.
+                io::ErrorKind::AlreadyExists => Fail::io(
+                    &self.root,
+                    io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        "the session directory exists but is not a directory",
+                    ),
+                ),
+                _ => Fail::io(&self.root, e),
+            })
     }
 
     /// Reads `session.json`, or creates the session when there is none.

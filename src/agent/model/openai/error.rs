@@ -5,6 +5,10 @@
 //! anything else is a plain provider error carrying the status, message and JSON body (spec §2.3).
 //! Like Strands, which matches against `str(error)` (status and the whole body), the phrases are
 //! looked for in the message and in the raw body.
+//!
+//! Some OpenAI-compatible providers echo what they were sent (the API key in a 401, a header in a
+//! 400). Errors leave the model client through [`Secrets::redact_error`], so the key and the
+//! configured extra header values never reach a client's error body or a log line.
 
 use std::time::Duration;
 
@@ -174,6 +178,94 @@ pub fn retry_after(retry_after_ms: Option<&str>, retry_after: Option<&str>) -> O
         .or_else(|| retry_after.and_then(|v| parse(v, 1.0)))
 }
 
+/// What stands in for a secret in error messages and provider bodies.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Values shorter than this are not redacted: replacing every occurrence of a two-letter header
+/// value would garble messages, and so short a value protects nothing.
+pub const MIN_SECRET_CHARS: usize = 8;
+
+/// Values that must not appear in an error: the API key and the extra header values.
+#[derive(Clone, Default, PartialEq)]
+pub struct Secrets(Vec<String>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({} values)", self.0.len())
+    }
+}
+
+impl Secrets {
+    /// The values worth hiding, longest first (so a secret containing another goes whole).
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let mut values: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.chars().count() >= MIN_SECRET_CHARS)
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Secrets(values)
+    }
+
+    /// `text` with every secret replaced by [`REDACTED`].
+    pub fn redact_text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.0 {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// Every string (keys included) of `value` redacted; numbers are left as they are.
+    pub fn redact_value(&self, value: Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.redact_text(&s)),
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.redact_value(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (self.redact_text(&k), self.redact_value(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    /// The error with its messages and provider body redacted.
+    pub fn redact_error(&self, error: ModelError) -> ModelError {
+        if self.0.is_empty() {
+            return error;
+        }
+        match error {
+            ModelError::ContextOverflow { message } => ModelError::ContextOverflow {
+                message: self.redact_text(&message),
+            },
+            ModelError::Throttled { message } => ModelError::Throttled {
+                message: self.redact_text(&message),
+            },
+            ModelError::Provider {
+                status,
+                message,
+                body,
+            } => ModelError::Provider {
+                status,
+                message: self.redact_text(&message),
+                body: body.map(|b| self.redact_value(b)),
+            },
+            ModelError::Transport { message } => ModelError::Transport {
+                message: self.redact_text(&message),
+            },
+            ModelError::InvalidResponse { message } => ModelError::InvalidResponse {
+                message: self.redact_text(&message),
+            },
+            other @ (ModelError::Timeout { .. }
+            | ModelError::NotConfigured { .. }
+            | ModelError::Cancelled) => other,
+        }
+    }
+}
+
 fn shorten(s: &str) -> String {
     match s.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}...", &s[..cut]),
@@ -256,6 +348,46 @@ mod tests {
                 body: None
             }
         );
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_messages_and_bodies() {
+        let secrets = Secrets::new(["sk-live-1234567890".to_string(), "short".to_string()]);
+        let echoed = "Incorrect API key provided: sk-live-1234567890 (short)";
+        let e = classify(
+            Some(401),
+            ErrorDetails::from_body(&body(echoed, Some("invalid_api_key"))),
+        );
+        let ModelError::Provider {
+            message,
+            body: Some(b),
+            ..
+        } = secrets.redact_error(e)
+        else {
+            panic!()
+        };
+        assert_eq!(message, "Incorrect API key provided: [REDACTED] (short)");
+        assert_eq!(
+            b["error"]["message"],
+            json!("Incorrect API key provided: [REDACTED] (short)")
+        );
+        assert_eq!(b["error"]["code"], json!("invalid_api_key"));
+        assert_eq!(
+            secrets.redact_error(ModelError::Throttled {
+                message: "key sk-live-1234567890 is rate limited".into()
+            }),
+            ModelError::Throttled {
+                message: "key [REDACTED] is rate limited".into()
+            }
+        );
+        // Longest first: a secret that contains another is hidden whole.
+        let nested = Secrets::new(["abcdefgh".to_string(), "xxabcdefghxx".to_string()]);
+        assert_eq!(
+            nested.redact_text("[xxabcdefghxx|abcdefgh]"),
+            "[[REDACTED]|[REDACTED]]"
+        );
+        assert_eq!(format!("{nested:?}"), "Secrets(2 values)");
+        assert_eq!(Secrets::new([]).redact_text("anything"), "anything");
     }
 
     #[test]

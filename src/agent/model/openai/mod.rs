@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use ureq::Timeout;
 
-use self::error::{ErrorDetails, MAX_ERROR_BODY, classify, is_retryable_status, retry_after};
+use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_status, retry_after};
 use self::request::{BodyOptions, build_body};
 use self::sse::SseDecoder;
 use self::stream::{Assembled, StreamAssembler, parse_completion};
@@ -46,8 +46,9 @@ pub const MAX_SSE_LINE_BYTES: usize = 4 << 20;
 /// `User-Agent` sent on every request.
 pub const USER_AGENT: &str = concat!("agentcore-rt/", env!("CARGO_PKG_VERSION"));
 
-/// How to reach the model and how patient to be with it.
-#[derive(Debug, Clone, PartialEq)]
+/// How to reach the model and how patient to be with it. Its `Debug` output shows neither the
+/// API key nor the `extra_headers` values.
+#[derive(Clone, PartialEq)]
 pub struct OpenAiConfig {
     /// API root; `/chat/completions` is appended. Default `https://api.openai.com/v1`.
     pub base_url: String,
@@ -102,14 +103,52 @@ impl Default for OpenAiConfig {
     }
 }
 
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut params = self.params.clone();
+        if let Some(Value::Object(headers)) = params.get_mut("extra_headers") {
+            for value in headers.values_mut() {
+                *value = Value::String(self::error::REDACTED.into());
+            }
+        }
+        f.debug_struct("OpenAiConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| self::error::REDACTED))
+            .field("model_id", &self.model_id)
+            .field("params", &params)
+            .field("stream", &self.stream)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("first_byte_timeout", &self.first_byte_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_delay", &self.retry_base_delay)
+            .field("retry_max_delay", &self.retry_max_delay)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
 /// A [`ChatModel`] speaking the OpenAI chat-completions API. Cheap to share: calls on different
 /// threads share one connection pool.
-#[derive(Debug)]
 pub struct OpenAiModel {
     config: OpenAiConfig,
     url: String,
     extra_headers: Vec<(String, String)>,
+    /// The key and the extra header values, kept out of every error this model returns.
+    secrets: Secrets,
     agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for OpenAiModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.extra_headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OpenAiModel")
+            .field("config", &self.config)
+            .field("url", &self.url)
+            .field("extra_headers", &header_names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One failed attempt, and whether another may follow.
@@ -196,9 +235,17 @@ impl OpenAiModel {
             .timeout_connect(Some(config.connect_timeout))
             .proxy(proxy_from_env())
             .build();
+        let secrets = Secrets::new(
+            config
+                .api_key
+                .iter()
+                .cloned()
+                .chain(extra_headers.iter().map(|(_, value)| value.clone())),
+        );
         Ok(OpenAiModel {
             url: format!("{base}/chat/completions"),
             extra_headers,
+            secrets,
             agent: transport::agent(http_config),
             config,
         })
@@ -618,11 +665,11 @@ impl ChatModel for OpenAiModel {
                 Err(failure) => failure,
             };
             if !failure.retryable || failure.delivered || attempt >= self.config.max_attempts {
-                return Err(failure.error);
+                return Err(self.secrets.redact_error(failure.error));
             }
             let delay = self.backoff(attempt, failure.retry_after);
             if later(Instant::now(), delay) >= deadline {
-                return Err(failure.error);
+                return Err(self.secrets.redact_error(failure.error));
             }
             std::thread::sleep(delay);
             attempt += 1;
@@ -652,6 +699,30 @@ mod tests {
         assert!(!bypass("https://api.openai.com/v1"));
         assert_eq!((proxy.host(), proxy.port()), ("proxy.local", 3128));
         assert_eq!((proxy.username(), proxy.password()), (Some("user"), Some("p@ss")));
+    }
+
+    #[test]
+    fn debug_output_hides_the_key_and_extra_header_values() {
+        let mut params = Map::new();
+        params.insert(
+            "extra_headers".into(),
+            serde_json::json!({"X-Secret": "hdr-value-123456"}),
+        );
+        params.insert("temperature".into(), serde_json::json!(0.5));
+        let config = OpenAiConfig {
+            api_key: Some("sk-secret-123456".into()),
+            params,
+            ..OpenAiConfig::default()
+        };
+        let model = OpenAiModel::new(config.clone()).unwrap();
+        for shown in [format!("{config:?}"), format!("{model:?}")] {
+            assert!(!shown.contains("sk-secret-123456"), "{shown}");
+            assert!(!shown.contains("hdr-value-123456"), "{shown}");
+            assert!(
+                shown.contains("X-Secret") && shown.contains("temperature"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
