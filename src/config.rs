@@ -158,6 +158,17 @@ impl EnvReader<'_> {
         }
     }
 
+    /// Like `parse`, for values that may hold secrets: an error names the variable but never
+    /// echoes the value.
+    pub fn parse_secret<T>(
+        &self,
+        var: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        self.parse(var, default, parse).map_err(|e| ConfigError { value: None, ..e })
+    }
+
     /// A whole number within `min..=max`.
     pub fn count(&self, var: &str, default: usize, min: usize, max: usize) -> Result<usize, ConfigError> {
         self.parse(var, default, |s| match s.parse::<usize>() {
@@ -184,6 +195,19 @@ impl EnvReader<'_> {
             "0" | "false" | "no" | "off" => Ok(false),
             _ => Err("not a boolean (true/false)".into()),
         })
+    }
+}
+
+/// A URL fit for logs: `user:password@` in the authority becomes `***@`.
+pub fn redact_url_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let prefix = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+            format!("{prefix}***@{}", &rest[at + 1..])
+        }
+        None => url.to_string(),
     }
 }
 
@@ -335,12 +359,13 @@ impl AgentConfig {
                 Some(url) => {
                     return Err(ConfigError {
                         var: "OPENAI_BASE_URL".into(),
-                        value: Some(url),
+                        value: Some(redact_url_credentials(&url)),
                         reason: "must start with http:// or https://".into(),
                     });
                 }
             };
-            let params = e.parse(
+            // MODEL_PARAMS may carry extra_headers with credentials: never echo it.
+            let params = e.parse_secret(
                 "MODEL_PARAMS",
                 serde_json::Map::new(),
                 |s| match serde_json::from_str::<serde_json::Value>(s) {
@@ -425,5 +450,14 @@ mod agent_config_tests {
         assert_eq!(err.var, "MODEL_PARAMS");
         let err = AgentConfig::from_env(&env(&[("OPENAI_BASE_URL", "localhost:1")])).unwrap_err();
         assert_eq!(err.var, "OPENAI_BASE_URL");
+        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", r#"{"x": "sekret""#)]))
+            .unwrap_err();
+        assert!(!err.to_string().contains("sekret"), "{err}");
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_in_logs() {
+        assert_eq!(redact_url_credentials("https://u:p@host:1/v1?x=@y"), "https://***@host:1/v1?x=@y");
+        assert_eq!(redact_url_credentials("http://host/v1"), "http://host/v1");
     }
 }

@@ -143,7 +143,7 @@ fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
     let agent = builder.build().map_err(|e| e.to_string())?;
     log::info("agent ready")
         .str("model", &model_id)
-        .str("baseUrl", &base_url)
+        .str("baseUrl", &agentcore_rt::config::redact_url_credentials(&base_url))
         .str("sessionDir", &config.session_dir.display().to_string())
         .emit();
     Ok(Some(Arc::new(agent)))
