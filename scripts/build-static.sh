@@ -56,13 +56,15 @@ apt_install() {
 }
 
 ensure_target() {
-    local triple=$1
-    if command -v rustup >/dev/null; then
-        if ! rustup target list --installed | grep -qx "$triple"; then
-            [ "$install" -eq 1 ] || die "rust target $triple missing (rustup target add $triple)"
-            rustup target add "$triple" >&2
-        fi
-    fi
+    local triple=$1 sysroot
+    # The target's std in rustc's sysroot is what the build needs (rustup's own bookkeeping
+    # can disagree with it, e.g. in hand-assembled toolchain images).
+    sysroot=$(rustc --print sysroot) || die "rustc not found"
+    [ -d "$sysroot/lib/rustlib/$triple/lib" ] && return 0
+    [ "$install" -eq 1 ] || die "rust target $triple missing (rustup target add $triple)"
+    command -v rustup >/dev/null || die "rust target $triple missing and no rustup to add it"
+    rustup target add "$triple" >&2
+    [ -d "$sysroot/lib/rustlib/$triple/lib" ] || die "rustup target add $triple did not install it"
 }
 
 # Sets up the C compiler (and linker) for one target in the array `env_vars`.
@@ -75,7 +77,7 @@ ensure_target() {
 setup_cc() {
     local arch=$1 host
     host=$(uname -m)
-    local upper; upper=$(echo "$arch" | tr 'a-z' 'A-Z')
+    local upper; upper=$(echo "$arch" | tr '[:lower:]' '[:upper:]')
     if [ "$arch" = "$host" ]; then
         command -v "$arch-linux-musl-gcc" >/dev/null && return 0
         if [ "$install" -eq 1 ] && command -v apt-get >/dev/null; then
