@@ -24,7 +24,11 @@ impl HttpService for Ping {
             let body = rsp.body_mut();
             // Formatted per request, as agentcore-rt does.
             let mut text = Vec::with_capacity(64);
-            write!(text, "{{\"status\":\"Healthy\",\"time_of_last_update\":{}}}", self.since)?;
+            write!(
+                text,
+                "{{\"status\":\"Healthy\",\"time_of_last_update\":{}}}",
+                self.since
+            )?;
             body.extend_from_slice(&text);
         } else {
             rsp.status_code(404, "Not Found");
