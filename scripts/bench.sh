@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Benchmarks agentcore-rt on loopback, one section at a time.
+#
+#   scripts/bench.sh [--no-build] [--strict] [section...]   (no section: all of them)
+#
+# --strict: exit non-zero when a number misses its target (default: report only).
+#
+# Sections:
+#   ping   agentcore-rt beside may_minihttp (bench/minihttp-ping): cold start (exec -> first
+#          /ping 200, median of BENCH_RUNS runs), idle RSS, /ping req/s and p99 under wrk,
+#          static binary size; checked against the targets below.
+#
+# Environment:
+#   BENCH_RUNS=20          cold-start runs per server
+#   WRK_THREADS=2 WRK_CONNS=64 WRK_DURATION=10 (seconds)
+#   WRK_ROUNDS=1           wrk rounds per server, alternating; the best req/s is reported
+#   BENCH_OUT=/tmp/agentcore-bench   JSON results and server logs land here
+#   AGENTCORE_BIN=target/x86_64-unknown-linux-musl/release/agentcore-rt
+#
+# Binaries are built first (scripts/build-static.sh, cargo for bench/minihttp-ping) unless
+# --no-build is given; wrk comes from apt when missing. Everything listens on 127.0.0.1 and
+# every measurement is bounded in time. The machine's cores are shared by the servers and
+# wrk: compare numbers from one run, not across runs.
+#
+# Adding a section: write `section_<name>` (print a table; return non-zero when the section
+# could not run, or under --strict when it missed a target) and add <name> to ALL_SECTIONS.
+# Sections run inside `||`, where `set -e` does not apply: check each step.
+# Sections are called as "section_$name": shellcheck cannot see that they are reachable.
+# shellcheck disable=SC2317
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+here="$root/scripts/bench"
+
+ALL_SECTIONS=(ping)
+
+# Targets (section ping).
+TARGET_COLD_MS=5
+TARGET_RSS_KB=4096
+TARGET_SIZE_BYTES=$((3 * 1024 * 1024))
+
+BENCH_RUNS="${BENCH_RUNS:-20}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WRK_CONNS="${WRK_CONNS:-64}"
+WRK_DURATION="${WRK_DURATION:-10}"
+WRK_ROUNDS="${WRK_ROUNDS:-1}"
+BENCH_OUT="${BENCH_OUT:-/tmp/agentcore-bench}"
+AGENTCORE_BIN="${AGENTCORE_BIN:-target/x86_64-unknown-linux-musl/release/agentcore-rt}"
+MINIHTTP_DIR="bench/minihttp-ping"
+MINIHTTP_BIN="$MINIHTTP_DIR/target/x86_64-unknown-linux-musl/release/minihttp-ping"
+
+build=1
+strict=
+sections=()
+
+usage() { sed -n '2,/^# Sections are called/{/^# Sections are called/d;/^#/s/^# \{0,1\}//p}' "$0"; }
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) build=0 ;;
+        --strict) strict=1 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) die "unknown option '$1' (see --help)" ;;
+        *) sections+=("$1") ;;
+    esac
+    shift
+done
+[ ${#sections[@]} -gt 0 ] || sections=("${ALL_SECTIONS[@]}")
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo -n "$@"
+    else die "need root to run: $*"
+    fi
+}
+
+need_wrk() {
+    command -v wrk >/dev/null && return 0
+    command -v apt-get >/dev/null || die "wrk is missing and there is no apt-get: install wrk"
+    note "installing wrk"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || return 1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || return 1
+}
+
+build_agentcore() {
+    if [ "$build" -eq 1 ]; then
+        scripts/build-static.sh --arch x86_64 >&2 || return 1
+    fi
+    [ -x "$AGENTCORE_BIN" ] || die "$AGENTCORE_BIN missing (run scripts/build-static.sh)"
+}
+
+build_minihttp() {
+    if [ "$build" -eq 1 ]; then
+        # Same target and release profile as agentcore-rt (see its Cargo.toml).
+        local -a env_vars=()
+        command -v x86_64-linux-musl-gcc >/dev/null || env_vars+=(CC_x86_64_unknown_linux_musl=gcc)
+        (cd "$MINIHTTP_DIR" && env ${env_vars[@]+"${env_vars[@]}"} \
+            cargo build --release --locked --target x86_64-unknown-linux-musl >&2) || return 1
+    fi
+    [ -x "$MINIHTTP_BIN" ] || die "$MINIHTTP_BIN missing (cd $MINIHTTP_DIR && cargo build --release --target x86_64-unknown-linux-musl)"
+}
+
+# ---------------------------------------------------------------------------- section: ping
+
+section_ping() {
+    need_wrk || return 1
+    build_agentcore || return 1
+    build_minihttp || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local stamp; stamp=$(date +%Y%m%d-%H%M%S)
+    local -a ours=() theirs=()
+    local -a load=(--wrk-threads "$WRK_THREADS" --wrk-conns "$WRK_CONNS" --wrk-duration "$WRK_DURATION")
+    local round name bin out
+    # Cold start first (no load running), then wrk rounds alternating between the servers, so
+    # a noisy neighbour hurts both alike.
+    for round in $(seq 1 "$WRK_ROUNDS"); do
+        for name in agentcore-rt may_minihttp; do
+            if [ "$name" = agentcore-rt ]; then bin="$AGENTCORE_BIN"; else bin="$MINIHTTP_BIN"; fi
+            out="$BENCH_OUT/ping-$stamp-$name-$round.json"
+            local -a what=(--runs "$BENCH_RUNS")
+            if [ "$round" -gt 1 ]; then what=(--skip-cold); fi
+            note "ping: round $round/$WRK_ROUNDS, $name ($bin)"
+            python3 "$here/serverbench.py" --name "$name" --bin "$bin" "${what[@]}" "${load[@]}" \
+                --log "$BENCH_OUT/ping-$stamp-$name.log" > "$out" || return 1
+            if [ "$name" = agentcore-rt ]; then ours+=("$out"); else theirs+=("$out"); fi
+        done
+    done
+    python3 "$here/table.py" ping --ours "${ours[@]}" --baseline "${theirs[@]}" \
+        --target-cold-ms "$TARGET_COLD_MS" --target-rss-kb "$TARGET_RSS_KB" \
+        --target-size-bytes "$TARGET_SIZE_BYTES" \
+        --wrk "wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s --latency, $WRK_ROUNDS round(s) each, alternating" \
+        --runs "$BENCH_RUNS" ${strict:+--strict}
+}
+
+# ---------------------------------------------------------------------------- main
+
+status=0
+for s in "${sections[@]}"; do
+    if ! declare -F "section_$s" >/dev/null; then
+        die "unknown section '$s' (known: ${ALL_SECTIONS[*]})"
+    fi
+done
+for s in "${sections[@]}"; do
+    echo "== $s =="
+    "section_$s" || { note "section $s failed"; status=1; }
+    echo
+done
+exit "$status"
