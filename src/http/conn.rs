@@ -606,17 +606,19 @@ impl Conn {
         let limits = self.limits();
         let mut head_deadline: Option<Instant> = None;
         // Only parse once a blank line may have arrived: re-parsing a head trickled in byte by
-        // byte on every read would cost quadratic time.
-        let mut scanned = self.start;
+        // byte on every read would cost quadratic time. `scanned` counts bytes of this head
+        // already looked at, relative to `start`, because `fill` may move the head to the front
+        // of the buffer.
+        let mut scanned: usize = 0;
         loop {
             if self.end > self.start {
                 head_deadline.get_or_insert_with(|| Instant::now() + self.shared.config.head_timeout);
-                let from = scanned.saturating_sub(3).max(self.start);
+                let from = self.start + scanned.saturating_sub(3);
                 let window = &self.rbuf[from..self.end];
                 let maybe_complete = window.windows(2).any(|w| w == b"\n\n")
                     || window.windows(3).any(|w| w == b"\n\r\n")
                     || self.end - self.start > limits.max_bytes;
-                scanned = self.end;
+                scanned = self.end - self.start;
                 if maybe_complete {
                     match parse::parse_head(&self.rbuf[self.start..self.end], limits) {
                         Ok(Some(head)) => return Ok(Some(head)),
