@@ -608,16 +608,24 @@ impl Conn {
         // Only parse once a blank line may have arrived: re-parsing a head trickled in byte by
         // byte on every read would cost quadratic time. `scanned` counts bytes of this head
         // already looked at, relative to `start`, because `fill` may move the head to the front
-        // of the buffer.
+        // of the buffer. Two early parses on top: of the first bytes, and once the request line
+        // is complete, so a client speaking another protocol (TLS, binary garbage) or sending a
+        // broken request line is refused at once instead of after HEADER_TIMEOUT; httparse
+        // validates a partial head as far as it goes.
         let mut scanned: usize = 0;
+        let mut line_checked = false;
         loop {
             if self.end > self.start {
                 head_deadline.get_or_insert_with(|| Instant::now() + self.shared.config.head_timeout);
                 let from = self.start + scanned.saturating_sub(3);
                 let window = &self.rbuf[from..self.end];
-                let maybe_complete = window.windows(2).any(|w| w == b"\n\n")
+                let first_line = !line_checked && window.contains(&b'\n');
+                let maybe_complete = scanned == 0
+                    || first_line
+                    || window.windows(2).any(|w| w == b"\n\n")
                     || window.windows(3).any(|w| w == b"\n\r\n")
                     || self.end - self.start > limits.max_bytes;
+                line_checked |= first_line;
                 scanned = self.end - self.start;
                 if maybe_complete {
                     match parse::parse_head(&self.rbuf[self.start..self.end], limits) {
