@@ -29,6 +29,8 @@ use crate::app::{Disconnected, EventSink, EventTransport, Output, RequestContext
 use crate::error::Error;
 
 const INITIAL_READ_BUF: usize = 4096;
+const INCOMPLETE_HEAD: &str = "request head incomplete: the client closed the connection";
+const INCOMPLETE_BODY: &str = "request body incomplete: the client closed the connection";
 const READ_CHUNK: usize = 64 * 1024;
 /// Events a streaming handler may have in flight before it waits for the client (the SDK's
 /// bridge uses a queue of 100).
@@ -144,6 +146,13 @@ impl Conn {
                     let err =
                         Error::http(408, "Request Timeout").with_details("request head not received in time");
                     response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                    break;
+                }
+                Err(ReadHeadError::Incomplete) => {
+                    // A half-closed client can still read why its request went unanswered.
+                    let err = Error::bad_request("Bad Request").with_details(INCOMPLETE_HEAD);
+                    response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                    self.log_bare(400, INCOMPLETE_HEAD);
                     break;
                 }
                 Err(ReadHeadError::Io) => return,
@@ -390,6 +399,13 @@ impl Conn {
                 let err =
                     Error::http(408, "Request Timeout").with_details("request body not received in time");
                 return self.reject(&req, err, &[]);
+            }
+            Err(BodyReadError::Incomplete) => {
+                return self.reject(
+                    &req,
+                    Error::bad_request("Bad Request").with_details(INCOMPLETE_BODY),
+                    &[],
+                );
             }
             Err(BodyReadError::Io) => return Next::Close,
         };
@@ -661,7 +677,13 @@ impl Conn {
             };
             let idle = self.end == self.start;
             match self.fill(timeout, limits.max_bytes + 1) {
-                Ok(0) => return if idle { Ok(None) } else { Err(ReadHeadError::Io) },
+                Ok(0) => {
+                    return if idle {
+                        Ok(None)
+                    } else {
+                        Err(ReadHeadError::Incomplete)
+                    };
+                }
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => {
                     return if idle {
@@ -721,7 +743,7 @@ impl Conn {
                         .set_read_timeout(Some(self.shared.config.body_timeout))
                         .map_err(|_| BodyReadError::Io)?;
                     match self.stream.read(&mut body[filled..]) {
-                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(0) => return Err(BodyReadError::Incomplete),
                         Ok(n) => body.truncate(filled + n),
                         Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
                         Err(_) => return Err(BodyReadError::Io),
@@ -746,7 +768,7 @@ impl Conn {
                     }
                     self.start = self.end;
                     match self.fill(self.shared.config.body_timeout, READ_CHUNK) {
-                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(0) => return Err(BodyReadError::Incomplete),
                         Ok(_) => {}
                         Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
                         Err(_) => return Err(BodyReadError::Io),
@@ -768,6 +790,9 @@ impl Conn {
                     BodyReadError::TooLarge => Error::http(413, "Content Too Large"),
                     BodyReadError::Malformed(why) => Error::bad_request("Bad Request").with_details(why),
                     BodyReadError::Timeout => Error::http(408, "Request Timeout"),
+                    BodyReadError::Incomplete => {
+                        Error::bad_request("Bad Request").with_details(INCOMPLETE_BODY)
+                    }
                     BodyReadError::Io => return Err(e),
                 };
                 response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
@@ -840,6 +865,8 @@ impl Conn {
 enum ReadHeadError {
     Head(HeadError),
     Timeout,
+    /// The client closed (or half-closed) its side in the middle of a head.
+    Incomplete,
     Io,
 }
 
@@ -848,6 +875,8 @@ enum BodyReadError {
     TooLarge,
     Malformed(&'static str),
     Timeout,
+    /// The client closed (or half-closed) its side before the whole body arrived.
+    Incomplete,
     Io,
 }
 
