@@ -220,6 +220,10 @@ fn parse_with<'b>(
                 .map(trim)
                 .any(|t| t.eq_ignore_ascii_case(b"websocket"));
         } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 §3.2: more than one Host line is a 400 (two hosts, two meanings).
+            if head.has_host {
+                return Err(HeadError::Malformed("repeated Host header"));
+            }
             head.has_host = true;
         }
     }
