@@ -138,7 +138,7 @@ fn parse_with<'b>(
     let mut req = httparse::Request::new(storage);
     let status = req.parse(buf).map_err(|e| match e {
         httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
-        httparse::Error::Version => HeadError::UnsupportedVersion,
+        httparse::Error::Version => version_error(buf),
         httparse::Error::HeaderName => HeadError::Malformed("invalid header name"),
         httparse::Error::HeaderValue => HeadError::Malformed("invalid header value"),
         httparse::Error::NewLine => HeadError::Malformed("invalid line ending"),
@@ -246,6 +246,27 @@ fn parse_with<'b>(
     };
     head.websocket_upgrade = connection_upgrade && upgrade_websocket;
     Ok(Some(head))
+}
+
+/// httparse reports any version it does not take as a version error. A well-formed one
+/// (`HTTP/2.0`) is a 505; anything else (`http/1.1`, a missing or garbled version) is a
+/// malformed request line, 400.
+fn version_error(buf: &[u8]) -> HeadError {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HeadError::UnsupportedVersion
+        }
+        _ => HeadError::Malformed("invalid HTTP version"),
+    }
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
@@ -575,6 +596,21 @@ mod tests {
             parse("PRI * HTTP/2.0\r\n\r\n").unwrap_err(),
             HeadError::UnsupportedVersion
         );
+        assert_eq!(
+            parse("GET / HTTP/3.0\r\nHost: x\r\n\r\n").unwrap_err(),
+            HeadError::UnsupportedVersion
+        );
+        for garbled in [
+            "GET / http/1.1\r\n\r\n",
+            "GET / HTTP/1.\x001\r\n\r\n",
+            "GET / HTTP/11\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(garbled).unwrap_err(),
+                HeadError::Malformed("invalid HTTP version"),
+                "{garbled:?}"
+            );
+        }
     }
 
     #[test]
