@@ -210,7 +210,8 @@ fn parse_with<'b>(
             }
         } else if name.eq_ignore_ascii_case("expect") {
             if value.eq_ignore_ascii_case(b"100-continue") {
-                head.expect_continue = true;
+                // RFC 9110 §10.1.1: ignored in HTTP/1.0, which has no 1xx responses.
+                head.expect_continue = version == 1;
             } else {
                 head.expect_unsupported = true;
             }
@@ -244,7 +245,8 @@ fn parse_with<'b>(
             Some(n) => BodyFraming::Length(n),
         }
     };
-    head.websocket_upgrade = connection_upgrade && upgrade_websocket;
+    // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored (WebSocket needs 1.1 anyway).
+    head.websocket_upgrade = connection_upgrade && upgrade_websocket && version == 1;
     Ok(Some(head))
 }
 
@@ -574,6 +576,11 @@ mod tests {
             "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
         );
         assert!(ws.unwrap().unwrap().websocket_upgrade);
+        let ws10 = parse("GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assert!(!ws10.unwrap().unwrap().websocket_upgrade);
+        let expect10 = parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        let expect10 = expect10.unwrap().unwrap();
+        assert!(!expect10.expect_continue && !expect10.expect_unsupported);
     }
 
     #[test]
