@@ -368,6 +368,11 @@ impl ChunkedDecoder {
                         .ok_or(ChunkError::Malformed("chunk line without CRLF"))?;
                     if self.state == ChunkState::Size {
                         let size = parse_chunk_size(line)?;
+                        // Refuse from the announced size, as for Content-Length, rather than
+                        // wait for data that may never come.
+                        if size > limit.saturating_sub(self.total) as u64 {
+                            return Err(ChunkError::TooLarge);
+                        }
                         self.state = if size == 0 {
                             ChunkState::Trailer
                         } else {
@@ -649,6 +654,13 @@ mod tests {
             ChunkedDecoder::new().feed(b"5\r\nabcde\r\n", &mut Vec::new(), 4),
             Err(ChunkError::TooLarge)
         );
+        assert_eq!(
+            ChunkedDecoder::new().feed(b"fffffffffffffff\r\nab", &mut Vec::new(), 1 << 20),
+            Err(ChunkError::TooLarge)
+        );
+        let mut d = ChunkedDecoder::new();
+        assert!(d.feed(b"3\r\nabc\r\n", &mut Vec::new(), 5).is_ok());
+        assert_eq!(d.feed(b"3\r\n", &mut Vec::new(), 5), Err(ChunkError::TooLarge));
         assert!(
             ChunkedDecoder::new()
                 .feed(b"3\r\nabcX", &mut Vec::new(), 100)
