@@ -65,6 +65,8 @@ pub enum BodyFraming {
 pub enum HeadError {
     /// The head is larger than the limit (431).
     TooLarge,
+    /// The request line alone is longer than the head limit (414).
+    UriTooLong,
     /// More header lines than the limit (431).
     TooManyHeaders,
     /// Not a valid HTTP/1.x request head (400).
@@ -86,6 +88,7 @@ impl HeadError {
     pub fn status(self) -> u16 {
         match self {
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
+            HeadError::UriTooLong => 414,
             HeadError::UnsupportedVersion => 505,
             HeadError::UnsupportedTransferEncoding => 501,
             _ => 400,
@@ -96,6 +99,7 @@ impl HeadError {
     pub fn message(self) -> &'static str {
         match self {
             HeadError::TooLarge => "request head too large",
+            HeadError::UriTooLong => "request line longer than the head limit (MAX_HEADER_BYTES)",
             HeadError::TooManyHeaders => "too many request headers",
             HeadError::Malformed(why) => why,
             HeadError::UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are supported",
@@ -146,16 +150,16 @@ fn parse_with<'b>(
     })?;
     let len = match status {
         httparse::Status::Partial => {
-            return if buf.len() > limits.max_bytes {
-                Err(HeadError::TooLarge)
-            } else {
+            return if buf.len() <= limits.max_bytes {
                 Ok(None)
+            } else {
+                Err(too_large(buf, limits.max_bytes))
             };
         }
         httparse::Status::Complete(len) => len,
     };
     if len > limits.max_bytes {
-        return Err(HeadError::TooLarge);
+        return Err(too_large(buf, limits.max_bytes));
     }
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Malformed("invalid request line"));
@@ -248,6 +252,24 @@ fn parse_with<'b>(
     // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored (WebSocket needs 1.1 anyway).
     head.websocket_upgrade = connection_upgrade && upgrade_websocket && version == 1;
     Ok(Some(head))
+}
+
+/// RFC 9112 §3: a request target longer than we take is a 414, so a request line that does
+/// not fit in the head limit gets that instead of the 431 for too many header bytes.
+fn too_large(buf: &[u8], max_bytes: usize) -> HeadError {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line_len = buf[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(buf.len() - start);
+    if line_len > max_bytes {
+        HeadError::UriTooLong
+    } else {
+        HeadError::TooLarge
+    }
 }
 
 /// httparse reports any version it does not take as a version error. A well-formed one
@@ -598,6 +620,19 @@ mod tests {
         let big = "a".repeat(9000);
         assert_eq!(
             parse(&format!("GET / HTTP/1.1\r\nHost: x\r\nX: {big}")).unwrap_err(),
+            HeadError::TooLarge
+        );
+        assert_eq!(parse(&format!("GET /{big}")).unwrap_err(), HeadError::UriTooLong);
+        assert_eq!(
+            parse(&format!("GET /{big} HTTP/1.1\r\nHost: x\r\n\r\n")).unwrap_err(),
+            HeadError::UriTooLong
+        );
+        assert_eq!(
+            parse(&format!(
+                "GET /{} HTTP/1.1\r\nHost: x\r\nX: {big}\r\n\r\n",
+                &big[..4000]
+            ))
+            .unwrap_err(),
             HeadError::TooLarge
         );
         assert!(matches!(
