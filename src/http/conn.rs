@@ -256,14 +256,15 @@ impl Conn {
                 &[],
             );
         }
-        if req.head.websocket_upgrade {
-            return self.upgrade(req);
-        }
         let route = router::route(req.method, &req.path);
-        if self.overloaded && route != Route::Ping {
+        // Before the upgrade check: a WebSocket session is the longest-lived connection of all.
+        if self.overloaded && (route != Route::Ping || req.head.websocket_upgrade) {
             let err = Error::http(503, "Service Unavailable")
                 .with_details("too many open connections (MAX_CONNECTIONS)");
             return self.reject(&req, err, &[("retry-after", "1")]);
+        }
+        if req.head.websocket_upgrade {
+            return self.upgrade(req);
         }
         match route {
             Route::Ping => {
