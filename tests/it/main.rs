@@ -3,6 +3,7 @@
 mod agent;
 mod contract;
 mod e2e;
+mod hostile;
 mod http;
 mod mcp;
 mod model;
