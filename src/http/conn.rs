@@ -29,6 +29,15 @@ use crate::app::{Disconnected, EventSink, EventTransport, Output, RequestContext
 use crate::error::Error;
 
 const INITIAL_READ_BUF: usize = 4096;
+/// Longest single wait in `fill`. may cannot always unlink the timer of a read that finished
+/// in time (never when it is the newest timer of its duration, as on a busy keep-alive
+/// connection), so the ~70-byte timer stays allocated until it would have fired: with one
+/// 60 s IDLE_TIMEOUT wait per request, a client sending 20k requests/s kept ~80 MB of dead
+/// timers. Waiting at most this long first, then for the rest, bounds that to one second's
+/// worth of requests, for one extra wake-up per idle period.
+const FIRST_WAIT: Duration = Duration::from_secs(1);
+const INCOMPLETE_HEAD: &str = "request head incomplete: the client closed the connection";
+const INCOMPLETE_BODY: &str = "request body incomplete: the client closed the connection";
 const READ_CHUNK: usize = 64 * 1024;
 /// Events a streaming handler may have in flight before it waits for the client (the SDK's
 /// bridge uses a queue of 100).
@@ -146,6 +155,13 @@ impl Conn {
                     response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
                     break;
                 }
+                Err(ReadHeadError::Incomplete) => {
+                    // A half-closed client can still read why its request went unanswered.
+                    let err = Error::bad_request("Bad Request").with_details(INCOMPLETE_HEAD);
+                    response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
+                    self.log_bare(400, INCOMPLETE_HEAD);
+                    break;
+                }
                 Err(ReadHeadError::Io) => return,
             };
             if self.try_fast_ping(&head) {
@@ -247,14 +263,15 @@ impl Conn {
                 &[],
             );
         }
-        if req.head.websocket_upgrade {
-            return self.upgrade(req);
-        }
         let route = router::route(req.method, &req.path);
-        if self.overloaded && route != Route::Ping {
+        // Before the upgrade check: a WebSocket session is the longest-lived connection of all.
+        if self.overloaded && (route != Route::Ping || req.head.websocket_upgrade) {
             let err = Error::http(503, "Service Unavailable")
                 .with_details("too many open connections (MAX_CONNECTIONS)");
             return self.reject(&req, err, &[("retry-after", "1")]);
+        }
+        if req.head.websocket_upgrade {
+            return self.upgrade(req);
         }
         match route {
             Route::Ping => {
@@ -390,6 +407,13 @@ impl Conn {
                 let err =
                     Error::http(408, "Request Timeout").with_details("request body not received in time");
                 return self.reject(&req, err, &[]);
+            }
+            Err(BodyReadError::Incomplete) => {
+                return self.reject(
+                    &req,
+                    Error::bad_request("Bad Request").with_details(INCOMPLETE_BODY),
+                    &[],
+                );
             }
             Err(BodyReadError::Io) => return Next::Close,
         };
@@ -606,17 +630,27 @@ impl Conn {
         let limits = self.limits();
         let mut head_deadline: Option<Instant> = None;
         // Only parse once a blank line may have arrived: re-parsing a head trickled in byte by
-        // byte on every read would cost quadratic time.
-        let mut scanned = self.start;
+        // byte on every read would cost quadratic time. `scanned` counts bytes of this head
+        // already looked at, relative to `start`, because `fill` may move the head to the front
+        // of the buffer. Two early parses on top: of the first bytes, and once the request line
+        // is complete, so a client speaking another protocol (TLS, binary garbage) or sending a
+        // broken request line is refused at once instead of after HEADER_TIMEOUT; httparse
+        // validates a partial head as far as it goes.
+        let mut scanned: usize = 0;
+        let mut line_checked = false;
         loop {
             if self.end > self.start {
                 head_deadline.get_or_insert_with(|| Instant::now() + self.shared.config.head_timeout);
-                let from = scanned.saturating_sub(3).max(self.start);
+                let from = self.start + scanned.saturating_sub(3);
                 let window = &self.rbuf[from..self.end];
-                let maybe_complete = window.windows(2).any(|w| w == b"\n\n")
+                let first_line = !line_checked && window.contains(&b'\n');
+                let maybe_complete = scanned == 0
+                    || first_line
+                    || window.windows(2).any(|w| w == b"\n\n")
                     || window.windows(3).any(|w| w == b"\n\r\n")
                     || self.end - self.start > limits.max_bytes;
-                scanned = self.end;
+                line_checked |= first_line;
+                scanned = self.end - self.start;
                 if maybe_complete {
                     match parse::parse_head(&self.rbuf[self.start..self.end], limits) {
                         Ok(Some(head)) => return Ok(Some(head)),
@@ -651,7 +685,13 @@ impl Conn {
             };
             let idle = self.end == self.start;
             match self.fill(timeout, limits.max_bytes + 1) {
-                Ok(0) => return if idle { Ok(None) } else { Err(ReadHeadError::Io) },
+                Ok(0) => {
+                    return if idle {
+                        Ok(None)
+                    } else {
+                        Err(ReadHeadError::Incomplete)
+                    };
+                }
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => {
                     return if idle {
@@ -681,9 +721,16 @@ impl Conn {
                 self.rbuf.resize(grown, 0);
             }
         }
-        self.stream
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let n = self.stream.read(&mut self.rbuf[self.end..])?;
+        // Wait briefly first, then for the rest: see FIRST_WAIT.
+        let first = timeout.min(FIRST_WAIT).max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(first))?;
+        let n = match self.stream.read(&mut self.rbuf[self.end..]) {
+            Err(e) if is_timeout(&e) && timeout > first => {
+                self.stream.set_read_timeout(Some(timeout - first))?;
+                self.stream.read(&mut self.rbuf[self.end..])?
+            }
+            read => read?,
+        };
         self.end += n;
         Ok(n)
     }
@@ -711,7 +758,7 @@ impl Conn {
                         .set_read_timeout(Some(self.shared.config.body_timeout))
                         .map_err(|_| BodyReadError::Io)?;
                     match self.stream.read(&mut body[filled..]) {
-                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(0) => return Err(BodyReadError::Incomplete),
                         Ok(n) => body.truncate(filled + n),
                         Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
                         Err(_) => return Err(BodyReadError::Io),
@@ -736,7 +783,7 @@ impl Conn {
                     }
                     self.start = self.end;
                     match self.fill(self.shared.config.body_timeout, READ_CHUNK) {
-                        Ok(0) => return Err(BodyReadError::Io),
+                        Ok(0) => return Err(BodyReadError::Incomplete),
                         Ok(_) => {}
                         Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),
                         Err(_) => return Err(BodyReadError::Io),
@@ -758,6 +805,9 @@ impl Conn {
                     BodyReadError::TooLarge => Error::http(413, "Content Too Large"),
                     BodyReadError::Malformed(why) => Error::bad_request("Bad Request").with_details(why),
                     BodyReadError::Timeout => Error::http(408, "Request Timeout"),
+                    BodyReadError::Incomplete => {
+                        Error::bad_request("Bad Request").with_details(INCOMPLETE_BODY)
+                    }
                     BodyReadError::Io => return Err(e),
                 };
                 response::write_error(&mut self.wbuf, &err, Persist::Close, false, &[]);
@@ -830,6 +880,8 @@ impl Conn {
 enum ReadHeadError {
     Head(HeadError),
     Timeout,
+    /// The client closed (or half-closed) its side in the middle of a head.
+    Incomplete,
     Io,
 }
 
@@ -838,6 +890,8 @@ enum BodyReadError {
     TooLarge,
     Malformed(&'static str),
     Timeout,
+    /// The client closed (or half-closed) its side before the whole body arrived.
+    Incomplete,
     Io,
 }
 

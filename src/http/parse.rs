@@ -65,6 +65,8 @@ pub enum BodyFraming {
 pub enum HeadError {
     /// The head is larger than the limit (431).
     TooLarge,
+    /// The request line alone is longer than the head limit (414).
+    UriTooLong,
     /// More header lines than the limit (431).
     TooManyHeaders,
     /// Not a valid HTTP/1.x request head (400).
@@ -86,6 +88,7 @@ impl HeadError {
     pub fn status(self) -> u16 {
         match self {
             HeadError::TooLarge | HeadError::TooManyHeaders => 431,
+            HeadError::UriTooLong => 414,
             HeadError::UnsupportedVersion => 505,
             HeadError::UnsupportedTransferEncoding => 501,
             _ => 400,
@@ -96,6 +99,7 @@ impl HeadError {
     pub fn message(self) -> &'static str {
         match self {
             HeadError::TooLarge => "request head too large",
+            HeadError::UriTooLong => "request line longer than the head limit (MAX_HEADER_BYTES)",
             HeadError::TooManyHeaders => "too many request headers",
             HeadError::Malformed(why) => why,
             HeadError::UnsupportedVersion => "only HTTP/1.0 and HTTP/1.1 are supported",
@@ -138,7 +142,7 @@ fn parse_with<'b>(
     let mut req = httparse::Request::new(storage);
     let status = req.parse(buf).map_err(|e| match e {
         httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
-        httparse::Error::Version => HeadError::UnsupportedVersion,
+        httparse::Error::Version => version_error(buf),
         httparse::Error::HeaderName => HeadError::Malformed("invalid header name"),
         httparse::Error::HeaderValue => HeadError::Malformed("invalid header value"),
         httparse::Error::NewLine => HeadError::Malformed("invalid line ending"),
@@ -146,16 +150,16 @@ fn parse_with<'b>(
     })?;
     let len = match status {
         httparse::Status::Partial => {
-            return if buf.len() > limits.max_bytes {
-                Err(HeadError::TooLarge)
-            } else {
+            return if buf.len() <= limits.max_bytes {
                 Ok(None)
+            } else {
+                Err(too_large(buf, limits.max_bytes))
             };
         }
         httparse::Status::Complete(len) => len,
     };
     if len > limits.max_bytes {
-        return Err(HeadError::TooLarge);
+        return Err(too_large(buf, limits.max_bytes));
     }
     let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
         return Err(HeadError::Malformed("invalid request line"));
@@ -210,7 +214,8 @@ fn parse_with<'b>(
             }
         } else if name.eq_ignore_ascii_case("expect") {
             if value.eq_ignore_ascii_case(b"100-continue") {
-                head.expect_continue = true;
+                // RFC 9110 §10.1.1: ignored in HTTP/1.0, which has no 1xx responses.
+                head.expect_continue = version == 1;
             } else {
                 head.expect_unsupported = true;
             }
@@ -220,6 +225,10 @@ fn parse_with<'b>(
                 .map(trim)
                 .any(|t| t.eq_ignore_ascii_case(b"websocket"));
         } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 §3.2: more than one Host line is a 400 (two hosts, two meanings).
+            if head.has_host {
+                return Err(HeadError::Malformed("repeated Host header"));
+            }
             head.has_host = true;
         }
     }
@@ -240,8 +249,48 @@ fn parse_with<'b>(
             Some(n) => BodyFraming::Length(n),
         }
     };
-    head.websocket_upgrade = connection_upgrade && upgrade_websocket;
+    // RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored (WebSocket needs 1.1 anyway).
+    head.websocket_upgrade = connection_upgrade && upgrade_websocket && version == 1;
     Ok(Some(head))
+}
+
+/// RFC 9112 §3: a request target longer than we take is a 414, so a request line that does
+/// not fit in the head limit gets that instead of the 431 for too many header bytes.
+fn too_large(buf: &[u8], max_bytes: usize) -> HeadError {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line_len = buf[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(buf.len() - start);
+    if line_len > max_bytes {
+        HeadError::UriTooLong
+    } else {
+        HeadError::TooLarge
+    }
+}
+
+/// httparse reports any version it does not take as a version error. A well-formed one
+/// (`HTTP/2.0`) is a 505; anything else (`http/1.1`, a missing or garbled version) is a
+/// malformed request line, 400.
+fn version_error(buf: &[u8]) -> HeadError {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = buf[start..].split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HeadError::UnsupportedVersion
+        }
+        _ => HeadError::Malformed("invalid HTTP version"),
+    }
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
@@ -341,6 +390,11 @@ impl ChunkedDecoder {
                         .ok_or(ChunkError::Malformed("chunk line without CRLF"))?;
                     if self.state == ChunkState::Size {
                         let size = parse_chunk_size(line)?;
+                        // Refuse from the announced size, as for Content-Length, rather than
+                        // wait for data that may never come.
+                        if size > limit.saturating_sub(self.total) as u64 {
+                            return Err(ChunkError::TooLarge);
+                        }
                         self.state = if size == 0 {
                             ChunkState::Trailer
                         } else {
@@ -549,6 +603,11 @@ mod tests {
             "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
         );
         assert!(ws.unwrap().unwrap().websocket_upgrade);
+        let ws10 = parse("GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assert!(!ws10.unwrap().unwrap().websocket_upgrade);
+        let expect10 = parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n");
+        let expect10 = expect10.unwrap().unwrap();
+        assert!(!expect10.expect_continue && !expect10.expect_unsupported);
     }
 
     #[test]
@@ -563,6 +622,19 @@ mod tests {
             parse(&format!("GET / HTTP/1.1\r\nHost: x\r\nX: {big}")).unwrap_err(),
             HeadError::TooLarge
         );
+        assert_eq!(parse(&format!("GET /{big}")).unwrap_err(), HeadError::UriTooLong);
+        assert_eq!(
+            parse(&format!("GET /{big} HTTP/1.1\r\nHost: x\r\n\r\n")).unwrap_err(),
+            HeadError::UriTooLong
+        );
+        assert_eq!(
+            parse(&format!(
+                "GET /{} HTTP/1.1\r\nHost: x\r\nX: {big}\r\n\r\n",
+                &big[..4000]
+            ))
+            .unwrap_err(),
+            HeadError::TooLarge
+        );
         assert!(matches!(
             parse("GARBAGE\r\n\r\n").unwrap_err(),
             HeadError::Malformed(_)
@@ -571,6 +643,21 @@ mod tests {
             parse("PRI * HTTP/2.0\r\n\r\n").unwrap_err(),
             HeadError::UnsupportedVersion
         );
+        assert_eq!(
+            parse("GET / HTTP/3.0\r\nHost: x\r\n\r\n").unwrap_err(),
+            HeadError::UnsupportedVersion
+        );
+        for garbled in [
+            "GET / http/1.1\r\n\r\n",
+            "GET / HTTP/1.\x001\r\n\r\n",
+            "GET / HTTP/11\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(garbled).unwrap_err(),
+                HeadError::Malformed("invalid HTTP version"),
+                "{garbled:?}"
+            );
+        }
     }
 
     #[test]
@@ -602,6 +689,13 @@ mod tests {
             ChunkedDecoder::new().feed(b"5\r\nabcde\r\n", &mut Vec::new(), 4),
             Err(ChunkError::TooLarge)
         );
+        assert_eq!(
+            ChunkedDecoder::new().feed(b"fffffffffffffff\r\nab", &mut Vec::new(), 1 << 20),
+            Err(ChunkError::TooLarge)
+        );
+        let mut d = ChunkedDecoder::new();
+        assert!(d.feed(b"3\r\nabc\r\n", &mut Vec::new(), 5).is_ok());
+        assert_eq!(d.feed(b"3\r\n", &mut Vec::new(), 5), Err(ChunkError::TooLarge));
         assert!(
             ChunkedDecoder::new()
                 .feed(b"3\r\nabcX", &mut Vec::new(), 100)

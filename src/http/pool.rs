@@ -74,7 +74,9 @@ impl WorkerPool {
             return Err(PoolBusy);
         }
         q.jobs.push_back(Box::new(job));
-        if q.idle == 0 && q.threads < inner.max_threads {
+        // A worker woken for an earlier job still counts as idle until it runs, so compare
+        // the queue with the idle count: more jobs waiting than idle workers need a new thread.
+        if q.jobs.len() > q.idle && q.threads < inner.max_threads {
             q.threads += 1;
             let pool = Arc::clone(inner);
             let spawned = std::thread::Builder::new()
@@ -179,6 +181,38 @@ mod tests {
             std::thread::yield_now();
         }
         assert!(pool.try_execute(|| {}).is_ok());
+    }
+
+    #[test]
+    fn jobs_queued_back_to_back_each_get_a_thread() {
+        let pool = WorkerPool::new(2, 2);
+        // One thread, idle again.
+        let (tx, rx) = mpsc::channel();
+        pool.try_execute(move || tx.send(()).unwrap()).unwrap();
+        rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while (pool.pending() > 0 || lock(&pool.0.queue).idle < 1) && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        // Two blocking jobs submitted at once must both start: the idle thread takes one,
+        // a second thread the other.
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate_rx));
+        let (started_tx, started_rx) = mpsc::channel();
+        for i in 0..2 {
+            let (gate, started) = (Arc::clone(&gate), started_tx.clone());
+            pool.try_execute(move || {
+                started.send(i).unwrap();
+                let _ = gate.lock().unwrap().recv();
+            })
+            .unwrap();
+        }
+        for _ in 0..2 {
+            started_rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("a job waited behind a blocked one while a thread was free to start");
+        }
+        drop(gate_tx);
     }
 
     #[test]

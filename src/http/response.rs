@@ -25,6 +25,7 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         417 => "Expectation Failed",
         418 => "I'm a Teapot",
         422 => "Unprocessable Content",
