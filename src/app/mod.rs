@@ -189,11 +189,19 @@ impl App {
 
     /// The `/ping` body: `{"status":"Healthy","time_of_last_update":1795563048}`.
     pub fn ping_body(&self) -> String {
+        let mut body = Vec::with_capacity(64);
+        self.write_ping_body(&mut body);
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// Appends the `/ping` body to `out` (the server's allocation-free path).
+    pub fn write_ping_body(&self, out: &mut Vec<u8>) {
         let (status, at) = self.ping_status();
-        format!(
-            "{{\"status\":\"{}\",\"time_of_last_update\":{at}}}",
-            status.as_str()
-        )
+        out.extend_from_slice(b"{\"status\":\"");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"time_of_last_update\":");
+        crate::pyjson::write_u64(out, at);
+        out.push(b'}');
     }
 
     /// Handles one `POST /invocations` body as the SDK does: parse the JSON (400 `Invalid JSON`

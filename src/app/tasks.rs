@@ -170,16 +170,22 @@ impl Tasks {
     /// `time_of_last_update` (unix seconds, truncated), updating the timestamp on a change.
     /// `custom` returning `None` means "fall back to automatic".
     pub fn evaluate(&self, custom: Option<&dyn Fn() -> Option<PingStatus>>) -> (PingStatus, u64) {
-        let forced = lock(&self.0.ping).forced;
-        // The custom handler runs without our lock held: it is user code.
-        let status = forced
-            .or_else(|| custom.and_then(|f| f()))
-            .unwrap_or(if self.active_count() > 0 {
-                PingStatus::HealthyBusy
-            } else {
-                PingStatus::Healthy
-            });
+        let automatic = || {
+            if self.active_count() > 0 { PingStatus::HealthyBusy } else { PingStatus::Healthy }
+        };
+        // One lock on the common path (no custom handler): this runs for every /ping.
         let mut ping = lock(&self.0.ping);
+        let status = match (ping.forced, custom) {
+            (Some(forced), _) => forced,
+            (None, None) => automatic(),
+            (None, Some(custom)) => {
+                // The custom handler runs without our lock held: it is user code.
+                drop(ping);
+                let status = custom().unwrap_or_else(automatic);
+                ping = lock(&self.0.ping);
+                status
+            }
+        };
         if ping.last_status != Some(status) {
             ping.last_status = Some(status);
             ping.last_update_unix = unix_now_f64();

@@ -71,6 +71,11 @@ pub(crate) struct Conn {
     start: usize,
     end: usize,
     wbuf: Vec<u8>,
+    /// The `/ping` body, rebuilt in place for every ping.
+    ping: Vec<u8>,
+    /// The read timeout last given to the socket: setting it is a system call, so only when it
+    /// changes.
+    read_timeout: Option<Duration>,
     /// Over the connection limit: answer `/ping`, 503 anything else, then close.
     overloaded: bool,
 }
@@ -86,6 +91,8 @@ pub(crate) fn serve(stream: TcpStream, shared: Arc<Shared>, overloaded: bool) {
         start: 0,
         end: 0,
         wbuf: Vec::new(),
+        ping: Vec::new(),
+        read_timeout: None,
         overloaded,
     };
     conn.run();
@@ -198,25 +205,18 @@ impl Conn {
         if path != b"/ping" {
             return false;
         }
-        let started = Instant::now();
+        let started = self.shared.config.log_pings.then(Instant::now);
         let persist = match (head.keep_alive, head.minor_version) {
             (false, _) => Persist::Close,
             (true, 0) => Persist::KeepAlive10,
             (true, _) => Persist::Default,
         };
         let persist = if self.overloaded { Persist::Close } else { persist };
-        let body = self.shared.app.ping_body();
-        response::write_full(
-            &mut self.wbuf,
-            200,
-            Some("application/json"),
-            body.as_bytes(),
-            persist,
-            &[],
-            is_head,
-        );
+        self.ping.clear();
+        self.shared.app.write_ping_body(&mut self.ping);
+        response::write_full(&mut self.wbuf, 200, Some("application/json"), &self.ping, persist, &[], is_head);
         self.start += head.len;
-        if self.shared.config.log_pings {
+        if let Some(started) = started {
             crate::log::info("request")
                 .str("method", if is_head { "HEAD" } else { "GET" })
                 .str("path", "/ping")
@@ -705,6 +705,15 @@ impl Conn {
         }
     }
 
+    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        let timeout = Some(timeout.max(Duration::from_millis(1)));
+        if self.read_timeout != timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
+        }
+        Ok(())
+    }
+
     /// Reads more bytes into `rbuf`, growing it up to `cap` bytes of unconsumed data.
     fn fill(&mut self, timeout: Duration, cap: usize) -> io::Result<usize> {
         if self.end == self.rbuf.len() {
@@ -723,10 +732,10 @@ impl Conn {
         }
         // Wait briefly first, then for the rest: see FIRST_WAIT.
         let first = timeout.min(FIRST_WAIT).max(Duration::from_millis(1));
-        self.stream.set_read_timeout(Some(first))?;
+        self.set_read_timeout(first)?;
         let n = match self.stream.read(&mut self.rbuf[self.end..]) {
             Err(e) if is_timeout(&e) && timeout > first => {
-                self.stream.set_read_timeout(Some(timeout - first))?;
+                self.set_read_timeout(timeout - first)?;
                 self.stream.read(&mut self.rbuf[self.end..])?
             }
             read => read?,
@@ -754,8 +763,7 @@ impl Conn {
                     let filled = body.len();
                     let want = (len - filled).min(READ_CHUNK);
                     body.resize(filled + want, 0);
-                    self.stream
-                        .set_read_timeout(Some(self.shared.config.body_timeout))
+                    self.set_read_timeout(self.shared.config.body_timeout)
                         .map_err(|_| BodyReadError::Io)?;
                     match self.stream.read(&mut body[filled..]) {
                         Ok(0) => return Err(BodyReadError::Incomplete),

@@ -1,6 +1,5 @@
 //! Response heads and bodies: the one place where errors become status codes and JSON.
 
-use std::io::Write as _;
 
 use serde_json::{Value, json};
 
@@ -63,17 +62,21 @@ pub fn write_head(
     persist: Persist,
     extra: &[(&str, &str)],
 ) {
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} {}\r\ndate: {}\r\nserver: agentcore-rt\r\n",
-        reason(status),
-        Civil::now().http_date()
-    );
+    // Plain byte appends, no `fmt`: this runs for every response, /ping included.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    crate::pyjson::write_u64(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\ndate: ");
+    push_http_date(out);
+    out.extend_from_slice(b"\r\nserver: agentcore-rt\r\n");
     if let Some(ct) = content_type {
-        let _ = write!(out, "content-type: {ct}\r\n");
+        push_header(out, "content-type", ct);
     }
     if let Some(len) = content_length {
-        let _ = write!(out, "content-length: {len}\r\n");
+        out.extend_from_slice(b"content-length: ");
+        crate::pyjson::write_u64(out, len as u64);
+        out.extend_from_slice(b"\r\n");
     }
     match persist {
         Persist::Default => {}
@@ -81,9 +84,34 @@ pub fn write_head(
         Persist::Close => out.extend_from_slice(b"connection: close\r\n"),
     }
     for (name, value) in extra {
-        let _ = write!(out, "{name}: {value}\r\n");
+        push_header(out, name, value);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+
+/// Appends the current IMF-fixdate. Formatting a date per response showed up in profiles, so
+/// each thread keeps the text of the current second.
+fn push_http_date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = crate::clock::unix_now();
+    DATE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != now {
+            *cache = (now, Civil::from_unix(now as i64, 0).http_date());
+        }
+        out.extend_from_slice(cache.1.as_bytes());
+    });
 }
 
 /// Writes a complete response with a body (omitted for HEAD, length kept).

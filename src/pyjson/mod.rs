@@ -110,6 +110,21 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Appends a non-negative integer in decimal (also used for HTTP header values).
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Appends a JSON number literal (serde_json `arbitrary_precision` form) as Python prints the
 /// number it parses to.
 pub fn write_number(out: &mut Vec<u8>, literal: &str) {
