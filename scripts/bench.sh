@@ -9,6 +9,14 @@
 #   ping   agentcore-rt beside may_minihttp (bench/minihttp-ping): cold start (exec -> first
 #          /ping 200, median of BENCH_RUNS runs), idle RSS, /ping req/s and p99 under wrk,
 #          static binary size; checked against the targets below.
+#   agent  the agent against a 0-ms mock model, side by side with the Python seed app
+#          (BedrockAgentCoreApp + Strands), through ../shared/bench/run_bench.py: cold start,
+#          idle RSS, /ping under wrk, invocations/s and CPU per invocation at 1 and 8
+#          connections (distinct and same session), 16 invocations with a 3 s model and /ping
+#          latency meanwhile, peak RSS.
+#   mcp    one stdio MCP tool call per invocation: agentcore-rt with per-request and
+#          per-session MCP servers beside the Python seed with Strands' MCPClient
+#          (scripts/bench/mcp_bench.py).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -16,6 +24,8 @@
 #   WRK_ROUNDS=1           wrk rounds per server, alternating; the best req/s is reported
 #   BENCH_OUT=/tmp/agentcore-bench   JSON results and server logs land here
 #   AGENTCORE_BIN=target/x86_64-unknown-linux-musl/release/agentcore-rt
+#   SHARED_DIR=../shared   the reference harness (bench/run_bench.py, mock_llm.py, seed_app.py)
+#   REF_VENV=.venv-ref     Python reference (bedrock-agentcore 1.25.0, strands-agents 1.62.0)
 #
 # Binaries are built first (scripts/build-static.sh, cargo for bench/minihttp-ping) unless
 # --no-build is given; wrk comes from apt when missing. Everything listens on 127.0.0.1 and
@@ -33,7 +43,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping)
+ALL_SECTIONS=(ping agent mcp)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -133,6 +143,48 @@ section_ping() {
         --target-size-bytes "$TARGET_SIZE_BYTES" \
         --wrk "wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s --latency, $WRK_ROUNDS round(s) each, alternating" \
         --runs "$BENCH_RUNS" ${strict:+--strict}
+}
+
+# ---------------------------------------------------------------------------- sections: agent, mcp
+
+SHARED_DIR="${SHARED_DIR:-../shared}"
+REF_VENV="${REF_VENV:-.venv-ref}"
+
+need_ref_venv() {
+    [ -f "$SHARED_DIR/bench/run_bench.py" ] || die "$SHARED_DIR/bench missing (set SHARED_DIR)"
+    if [ ! -x "$REF_VENV/bin/python" ]; then
+        note "creating the Python reference venv in $REF_VENV"
+        python3 -m venv "$REF_VENV" || return 1
+    fi
+    "$REF_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        'bedrock-agentcore==1.25.0' 'strands-agents[openai]==1.62.0' uvicorn websockets >&2 || return 1
+}
+
+section_agent() {
+    need_wrk || return 1
+    need_ref_venv || return 1
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    python3 "$SHARED_DIR/bench/run_bench.py" \
+        --server ref="$REF_VENV/bin/python $SHARED_DIR/bench/seed_app.py" \
+        --server agentcore-rt="$AGENTCORE_BIN" \
+        --footprint ref="$REF_VENV" --out-dir "$BENCH_OUT"
+}
+
+section_mcp() {
+    need_ref_venv || return 1
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local py="$root/$REF_VENV/bin/python" server="$root/scripts/bench/lookup_mcp_server.py" lifecycle
+    for lifecycle in per-request per-session; do
+        printf '{"mcpServers": {"lookup": {"command": "%s", "args": ["%s"], "lifecycle": "%s"}}}\n' \
+            "$py" "$server" "$lifecycle" > "$BENCH_OUT/mcp-$lifecycle.json" || return 1
+    done
+    MCP_SERVER_PY="$py" python3 "$here/mcp_bench.py" --mock "$SHARED_DIR/bench/mock_llm.py" \
+        --server python-seed-mcpclient="$py $root/scripts/bench/seed_mcp_app.py" \
+        --server rust-per-request="env MCP_CONFIG=$BENCH_OUT/mcp-per-request.json $AGENTCORE_BIN" \
+        --server rust-per-session="env MCP_CONFIG=$BENCH_OUT/mcp-per-session.json $AGENTCORE_BIN" \
+        --out "$BENCH_OUT/mcp-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main
