@@ -20,6 +20,10 @@ pub struct ServerConfig {
     /// Invocations running or queued at once (`MAX_CONCURRENT_INVOCATIONS`, default 256); past it
     /// `/invocations` answers 503 and `/ws` refuses new sessions. `/ping` is never limited.
     pub max_invocations: usize,
+    /// Open WebSocket sessions (`MAX_WEBSOCKETS`, default 256). Each holds a thread of its own
+    /// for its handler, outside the invocation pool, so idle sessions cannot starve
+    /// `/invocations`; past it upgrades are refused (close 1013).
+    pub max_websockets: usize,
     /// Open connections (`MAX_CONNECTIONS`, default 10000); past it a connection gets one answer
     /// (`/ping` still works, anything else 503) and is closed.
     pub max_connections: usize,
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             worker_threads: 64,
             max_invocations: 256,
+            max_websockets: 256,
             max_connections: 10_000,
             max_body_bytes: 100 * 1024 * 1024,
             max_head_bytes: 64 * 1024,
@@ -90,6 +95,7 @@ impl ServerConfig {
             addr: SocketAddr::new(host, port),
             worker_threads: e.count("WORKER_THREADS", d.worker_threads, 1, 4096)?,
             max_invocations: e.count("MAX_CONCURRENT_INVOCATIONS", d.max_invocations, 1, 1_000_000)?,
+            max_websockets: e.count("MAX_WEBSOCKETS", d.max_websockets, 1, 100_000)?,
             max_connections: e.count("MAX_CONNECTIONS", d.max_connections, 1, 10_000_000)?,
             max_body_bytes: e.bytes("MAX_BODY_BYTES", d.max_body_bytes)?,
             max_head_bytes: e.bytes("MAX_HEADER_BYTES", d.max_head_bytes)?.max(1024),
@@ -166,7 +172,8 @@ impl EnvReader<'_> {
         default: T,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        self.parse(var, default, parse).map_err(|e| ConfigError { value: None, ..e })
+        self.parse(var, default, parse)
+            .map_err(|e| ConfigError { value: None, ..e })
     }
 
     /// A whole number within `min..=max`.
@@ -204,7 +211,11 @@ pub fn redact_url_credentials(url: &str) -> String {
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
         Some(at) => {
-            let prefix = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+            let prefix = if scheme.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://")
+            };
             format!("{prefix}***@{}", &rest[at + 1..])
         }
         None => url.to_string(),
@@ -365,15 +376,16 @@ impl AgentConfig {
                 }
             };
             // MODEL_PARAMS may carry extra_headers with credentials: never echo it.
-            let params = e.parse_secret(
-                "MODEL_PARAMS",
-                serde_json::Map::new(),
-                |s| match serde_json::from_str::<serde_json::Value>(s) {
-                    Ok(serde_json::Value::Object(map)) => Ok(map),
-                    Ok(_) => Err("must be a JSON object, e.g. {\"temperature\": 0.2}".into()),
-                    Err(err) => Err(format!("not valid JSON: {err}")),
-                },
-            )?;
+            let params =
+                e.parse_secret(
+                    "MODEL_PARAMS",
+                    serde_json::Map::new(),
+                    |s| match serde_json::from_str::<serde_json::Value>(s) {
+                        Ok(serde_json::Value::Object(map)) => Ok(map),
+                        Ok(_) => Err("must be a JSON object, e.g. {\"temperature\": 0.2}".into()),
+                        Err(err) => Err(format!("not valid JSON: {err}")),
+                    },
+                )?;
             Some(OpenAiConfig {
                 base_url,
                 api_key,
@@ -450,14 +462,20 @@ mod agent_config_tests {
         assert_eq!(err.var, "MODEL_PARAMS");
         let err = AgentConfig::from_env(&env(&[("OPENAI_BASE_URL", "localhost:1")])).unwrap_err();
         assert_eq!(err.var, "OPENAI_BASE_URL");
-        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", r#"{"x": "sekret""#)]))
-            .unwrap_err();
+        let err = AgentConfig::from_env(&env(&[
+            ("OPENAI_API_KEY", "k"),
+            ("MODEL_PARAMS", r#"{"x": "sekret""#),
+        ]))
+        .unwrap_err();
         assert!(!err.to_string().contains("sekret"), "{err}");
     }
 
     #[test]
     fn urls_lose_their_credentials_in_logs() {
-        assert_eq!(redact_url_credentials("https://u:p@host:1/v1?x=@y"), "https://***@host:1/v1?x=@y");
+        assert_eq!(
+            redact_url_credentials("https://u:p@host:1/v1?x=@y"),
+            "https://***@host:1/v1?x=@y"
+        );
         assert_eq!(redact_url_credentials("http://host/v1"), "http://host/v1");
     }
 }

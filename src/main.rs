@@ -65,7 +65,10 @@ fn startup_error(message: &str) -> ExitCode {
 
 fn serve() -> ExitCode {
     install_panic_logger();
-    match env_var("LOG_LEVEL").filter(|l| !l.trim().is_empty()).map(|l| log::parse_level(l.trim())) {
+    match env_var("LOG_LEVEL")
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| log::parse_level(l.trim()))
+    {
         None => {}
         Some(Ok(level)) => log::set_min_level(level),
         Some(Err(why)) => return startup_error(&format!("invalid LOG_LEVEL: {why}")),
@@ -143,7 +146,10 @@ fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
     let agent = builder.build().map_err(|e| e.to_string())?;
     log::info("agent ready")
         .str("model", &model_id)
-        .str("baseUrl", &agentcore_rt::config::redact_url_credentials(&base_url))
+        .str(
+            "baseUrl",
+            &agentcore_rt::config::redact_url_credentials(&base_url),
+        )
         .str("sessionDir", &config.session_dir.display().to_string())
         .emit();
     Ok(Some(Arc::new(agent)))

@@ -171,7 +171,11 @@ impl Tasks {
     /// `custom` returning `None` means "fall back to automatic".
     pub fn evaluate(&self, custom: Option<&dyn Fn() -> Option<PingStatus>>) -> (PingStatus, u64) {
         let automatic = || {
-            if self.active_count() > 0 { PingStatus::HealthyBusy } else { PingStatus::Healthy }
+            if self.active_count() > 0 {
+                PingStatus::HealthyBusy
+            } else {
+                PingStatus::Healthy
+            }
         };
         // One lock on the common path (no custom handler): this runs for every /ping.
         let mut ping = lock(&self.0.ping);

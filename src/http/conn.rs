@@ -214,7 +214,15 @@ impl Conn {
         let persist = if self.overloaded { Persist::Close } else { persist };
         self.ping.clear();
         self.shared.app.write_ping_body(&mut self.ping);
-        response::write_full(&mut self.wbuf, 200, Some("application/json"), &self.ping, persist, &[], is_head);
+        response::write_full(
+            &mut self.wbuf,
+            200,
+            Some("application/json"),
+            &self.ping,
+            persist,
+            &[],
+            is_head,
+        );
         self.start += head.len;
         if let Some(started) = started {
             crate::log::info("request")

@@ -131,8 +131,9 @@ pub fn parse_head(buf: &[u8], limits: HeadLimits) -> Result<Option<Head>, HeadEr
         let mut storage = [const { MaybeUninit::uninit() }; STACK_HEADERS];
         parse_with(buf, limits, &mut storage[..limits.max_headers])
     } else {
-        let mut storage: Vec<MaybeUninit<httparse::Header<'_>>> =
-            std::iter::repeat_with(MaybeUninit::uninit).take(limits.max_headers).collect();
+        let mut storage: Vec<MaybeUninit<httparse::Header<'_>>> = std::iter::repeat_with(MaybeUninit::uninit)
+            .take(limits.max_headers)
+            .collect();
         parse_with(buf, limits, &mut storage)
     }
 }

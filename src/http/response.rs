@@ -1,6 +1,5 @@
 //! Response heads and bodies: the one place where errors become status codes and JSON.
 
-
 use serde_json::{Value, json};
 
 use crate::app::Response;
@@ -95,7 +94,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
-
 
 /// Appends the current IMF-fixdate. Formatting a date per response showed up in profiles, so
 /// each thread keeps the text of the current second.

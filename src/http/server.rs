@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     pub(crate) app: Arc<App>,
     pub(crate) config: ServerConfig,
     pub(crate) pool: WorkerPool,
+    /// WebSocket handlers: one thread per open session, apart from `pool`, because a handler
+    /// holds its thread while it waits for the client.
+    pub(crate) ws_pool: WorkerPool,
     shutting_down: AtomicBool,
     connections: AtomicUsize,
     busy: AtomicUsize,
@@ -127,6 +130,7 @@ impl Server {
                 .emit();
         }
         self.shared.pool.stop();
+        self.shared.ws_pool.stop();
         self.shared.app.run_shutdown_hooks();
         crate::log::info("stopped").emit();
         crate::log::flush();
@@ -174,6 +178,7 @@ impl App {
         config.addr = addr;
         let shared = Arc::new(Shared {
             pool: WorkerPool::new(config.worker_threads, config.max_invocations),
+            ws_pool: WorkerPool::new(config.max_websockets, config.max_websockets),
             config,
             app: Arc::new(self),
             shutting_down: AtomicBool::new(false),

@@ -127,7 +127,7 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
             let _ = events_tx.send(Event::HandlerDone(result));
         }
     };
-    if shared.pool.try_execute(handler_job).is_err() {
+    if shared.ws_pool.try_execute(handler_job).is_err() {
         let _ = ws.close(Some(CloseFrame {
             code: CloseCode::Again,
             reason: "server busy".into(),

@@ -2096,9 +2096,12 @@ fn past_max_concurrent_invocations_503_while_ping_keeps_answering() {
     check_body(&c.read_response(false), Body::Ping).unwrap();
     c.send(&invocation(r#"{"query": "hello", "stream": true}"#));
     expect_503(&mut c, "MAX_CONCURRENT_INVOCATIONS");
-    // A WebSocket session needs a worker too: accepted, then closed with 1013 (try again).
+    // WebSocket sessions run on threads of their own (MAX_WEBSOCKETS), so even now one opens
+    // and answers (its invocation runs on its own thread, not the full invocation pool).
     let mut ws = Ws::open(a, &[]).unwrap();
-    assert_eq!(ws.close_code().unwrap(), 1013);
+    ws.send(&frame(0x81, br#"{"query": "over ws"}"#, true));
+    let events = ws.agent_events().unwrap();
+    assert_eq!(events.last().unwrap()["type"], "final", "{events:?}");
 
     // /ping is never starved: keep-alive and fresh connections alike.
     let mut kept: Vec<Conn> = (0..4).map(|_| open(a)).collect();
@@ -2111,8 +2114,8 @@ fn past_max_concurrent_invocations_503_while_ping_keeps_answering() {
     }
     assert_eq!(
         rig.mock.request_count(),
-        before + 2,
-        "a refused invocation reached the model"
+        before + 3,
+        "a refused invocation reached the model (the 3rd request is the WebSocket query)"
     );
 
     rig.gate.open();

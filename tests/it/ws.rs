@@ -297,3 +297,34 @@ fn protocol_violations_close_with_the_right_code() {
     assert_eq!(c.read_response(false).status, 200);
     server.shutdown();
 }
+
+#[test]
+fn websocket_sessions_have_their_own_threads_and_limit() {
+    // One invocation worker, busy; WebSockets still open, up to MAX_WEBSOCKETS.
+    let server = echo_server(ServerConfig {
+        worker_threads: 1,
+        max_invocations: 1,
+        max_websockets: 1,
+        ..ServerConfig::default()
+    });
+    let a = server.local_addr();
+    let first = std::thread::spawn(move || {
+        drive(
+            a,
+            json!([{"op": "recv"}, {"op": "send", "text": "hi"}, {"op": "recv"}, {"op": "close", "code": 1000}]),
+            json!({}),
+        )
+    });
+    let out = first.join().unwrap();
+    assert_eq!(out["results"][2]["text"], "hi");
+    let mut held = handshake(a, "/ws", GOOD);
+    assert_eq!(status_of(&mut held), 101);
+    let mut second = handshake(a, "/ws", GOOD);
+    assert_eq!(
+        close_code(&mut second),
+        Some(1013),
+        "past MAX_WEBSOCKETS: try again later"
+    );
+    drop(held);
+    server.shutdown();
+}
