@@ -383,14 +383,7 @@ impl AgentSession {
                 .map_or(0, |(n, _)| n + 1),
         };
         let path = self.messages_dir.join(format!("message_{index}.json"));
-        let message = serde_json::to_value(message).map_err(|e| Fail::corrupt(&path, e.to_string()))?;
-        let record = json!({
-            "message": message,
-            "message_id": index,
-            "redact_message": null,
-            "created_at": now_iso(),
-            "updated_at": now_iso(),
-        });
+        let record = message_record(message, index, &now_iso()).map_err(|e| Fail::corrupt(&path, e))?;
         write_json(&path, &record, Replace::Never)?;
         self.next_index = Some(index + 1);
         Ok(())
@@ -444,13 +437,42 @@ fn message_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Fail> {
 /// The message a `message_<N>.json` restores to: `redact_message` when set, else `message`.
 fn read_message(path: &Path) -> Result<Message, Fail> {
     let record = read_json(path)?.ok_or_else(|| Fail::io(path, io::ErrorKind::NotFound.into()))?;
+    message_from_record(&record).map_err(|e| Fail::corrupt(path, e))
+}
+
+/// The record of `message_<N>.json`, as Strands writes it (timestamps are both `now`).
+fn message_record(message: &Message, index: u64, now: &str) -> Result<Value, String> {
+    let message = serde_json::to_value(message).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "message": message,
+        "message_id": index,
+        "redact_message": null,
+        "created_at": now,
+        "updated_at": now,
+    }))
+}
+
+fn message_from_record(record: &Value) -> Result<Message, String> {
     let message = match record.get("redact_message") {
         Some(redacted) if !redacted.is_null() => redacted,
-        _ => record
-            .get("message")
-            .ok_or_else(|| Fail::corrupt(path, "no \"message\" key"))?,
+        _ => record.get("message").ok_or("no \"message\" key")?,
     };
-    Message::deserialize(message).map_err(|e| Fail::corrupt(path, format!("invalid message: {e}")))
+    Message::deserialize(message).map_err(|e| format!("invalid message: {e}"))
+}
+
+/// The bytes of `message_<N>.json` for `message`, as [`AgentSession::append_message`] writes them.
+/// Sans I/O, for the fuzz targets.
+#[doc(hidden)]
+pub fn encode_message_file(message: &Message, index: u64, now: &str) -> Result<String, String> {
+    message_record(message, index, now).map(|record| crate::pyjson::to_string_pretty(&record))
+}
+
+/// The message that the bytes of a `message_<N>.json` restore to, checked as [`read_message`]
+/// checks a file (UTF-8, nesting, JSON, message shape). Sans I/O, for the fuzz targets.
+#[doc(hidden)]
+pub fn decode_message_file(bytes: &[u8]) -> Result<Message, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    message_from_record(&parse_json_text(text)?)
 }
 
 /// Whether `path` is a directory; `false` when missing. A link or a non-directory is an error.
@@ -520,15 +542,17 @@ fn read_json(path: &Path) -> Result<Option<Value>, Fail> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(|e| Fail::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| Fail::corrupt(path, format!("not UTF-8: {e}")))?;
-    if nesting_exceeds(&text, MAX_JSON_DEPTH) {
-        return Err(Fail::corrupt(
-            path,
-            format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"),
-        ));
-    }
-    serde_json::from_str(&text)
+    parse_json_text(&text)
         .map(Some)
-        .map_err(|e| Fail::corrupt(path, format!("invalid JSON: {e}")))
+        .map_err(|e| Fail::corrupt(path, e))
+}
+
+/// Parses a session file's text, refusing deep nesting before the parser sees it.
+fn parse_json_text(text: &str) -> Result<Value, String> {
+    if nesting_exceeds(text, MAX_JSON_DEPTH) {
+        return Err(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
+    }
+    serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// Whether `[`/`{` nest deeper than `limit` outside strings (checked before parsing).

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod fuzz_regressions;
 mod http;
 mod mcp;
 mod model;

@@ -18,7 +18,7 @@ pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 
 /// An error object from a JSON-RPC response.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RpcError {
+pub struct RpcError {
     pub code: i64,
     pub message: String,
 }
@@ -32,7 +32,7 @@ impl fmt::Display for RpcError {
 
 /// One message from a server, by kind.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Incoming {
+pub enum Incoming {
     /// The answer to one of our requests.
     Response {
         id: Value,
@@ -45,7 +45,7 @@ pub(crate) enum Incoming {
 }
 
 /// Parses one wire message (a JSON object, or a batch array of them).
-pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
     if nesting_exceeds(bytes, MAX_NESTING) {
         return Err(format!("message nested deeper than {MAX_NESTING} levels"));
     }
@@ -100,7 +100,7 @@ fn rpc_error(error: &Value) -> RpcError {
 }
 
 /// Our request ids are integers; a server echoes them back, possibly as another number literal.
-pub(crate) fn id_as_u64(id: &Value) -> Option<u64> {
+pub fn id_as_u64(id: &Value) -> Option<u64> {
     id.as_u64().or_else(|| {
         id.as_f64()
             .filter(|f| f.fract() == 0.0 && *f >= 0.0)
@@ -127,7 +127,7 @@ pub(crate) fn notification(method: &str, params: Option<Value>) -> Value {
 /// The reply to a server-to-client request: `ping` gets `{}` (the spec requires an answer),
 /// everything else (roots/list, sampling/createMessage, elicitation/create, ...) is refused so
 /// the server does not wait for us forever.
-pub(crate) fn answer_server_request(id: Value, method: &str) -> Value {
+pub fn answer_server_request(id: Value, method: &str) -> Value {
     if method == "ping" {
         json!({ "jsonrpc": "2.0", "id": id, "result": {} })
     } else {
