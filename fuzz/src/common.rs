@@ -151,3 +151,13 @@ pub fn depth(v: &Value) -> usize {
 pub fn json(bytes: &[u8]) -> Option<Value> {
     serde_json::from_slice(bytes).ok()
 }
+
+/// Parses JSON without serde's recursion limit; only for input whose nesting is already bounded.
+pub fn json_unbounded(bytes: &[u8]) -> Option<Value> {
+    use serde::Deserialize as _;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    Value::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .ok()
+}

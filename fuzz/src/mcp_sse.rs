@@ -19,10 +19,12 @@ use agentcore_rt::agent::tools::mcp::jsonrpc::{self, Incoming};
 use agentcore_rt::agent::tools::mcp::sse::{SseError, SseEvent, SseParser};
 use serde_json::{Value, json};
 
-use super::common::{Input, chunkings, json};
+use super::common::{Input, chunkings, json, json_unbounded};
 
 /// The client's limit for one message (`jsonrpc::MAX_MESSAGE_BYTES`).
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// `jsonrpc::MAX_NESTING`.
+const MAX_NESTING: usize = 256;
 
 /// Runs every property on one input.
 pub fn check(data: &[u8]) {
@@ -64,10 +66,24 @@ fn parse_events(pieces: &[&[u8]], limit: usize) -> (Vec<SseEvent>, Option<SseErr
 }
 
 fn rpc(bytes: &[u8]) {
-    let Ok(messages) = jsonrpc::parse(bytes) else {
+    let parsed = jsonrpc::parse(bytes);
+    let shallow = agentcore_rt::pyjson::check_depth(bytes, MAX_NESTING).is_ok();
+    if shallow && let Some(value) = json_unbounded(bytes) {
+        // Legal JSON within the nesting limit is never dropped as "not JSON".
+        if let Err(e) = &parsed {
+            assert!(!e.starts_with("not JSON") && !e.contains("nested deeper"), "{e}");
+        }
+        if let Value::Array(items) = &value
+            && let Ok(messages) = &parsed
+        {
+            assert_eq!(items.len(), messages.len());
+        }
+    }
+    let Ok(messages) = parsed else {
         return;
     };
-    let value = json(bytes).expect("jsonrpc::parse accepted what is not JSON");
+    assert!(shallow, "jsonrpc::parse accepted nesting past {MAX_NESTING}");
+    let value = json_unbounded(bytes).expect("jsonrpc::parse accepted what is not JSON");
     match &value {
         Value::Array(items) => assert_eq!(items.len(), messages.len()),
         _ => assert_eq!(messages.len(), 1),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 /// Largest single message (one stdio line, one SSE event, one JSON body) we accept. Tool results
@@ -49,7 +50,13 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
     if nesting_exceeds(bytes, MAX_NESTING) {
         return Err(format!("message nested deeper than {MAX_NESTING} levels"));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    // The check above bounds the recursion; serde's default limit (128) would drop legal
+    // messages (a tool result nested 130 levels) and leave their call waiting for its timeout.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| format!("not JSON: {e}"))?;
     match value {
         Value::Array(items) => items.into_iter().map(classify).collect(),
         other => Ok(vec![classify(other)?]),
@@ -224,6 +231,19 @@ mod tests {
             "[".repeat(1000)
         );
         assert!(parse(ok.as_bytes()).is_ok());
+        // Up to MAX_NESTING is accepted, past serde's own default limit of 128.
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"structuredContent":{}1{}}}}}"#,
+            "[".repeat(MAX_NESTING - 2),
+            "]".repeat(MAX_NESTING - 2)
+        );
+        assert!(matches!(
+            &parse(deep.as_bytes()).unwrap()[..],
+            [Incoming::Response { .. }]
+        ));
+        let too_deep = deep.replacen('[', "[[", 1).replacen(']', "]]", 1);
+        assert!(parse(too_deep.as_bytes()).unwrap_err().contains("nested deeper"));
+        assert!(parse(b"{} x").unwrap_err().starts_with("not JSON"));
     }
 
     #[test]
