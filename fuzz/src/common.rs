@@ -161,3 +161,11 @@ pub fn json_unbounded(bytes: &[u8]) -> Option<Value> {
         .and_then(|v| de.end().map(|()| v))
         .ok()
 }
+
+/// Whether any line of `bytes` (ended by `\n`, `\r` or the end) is longer than `max`: a
+/// line-buffering decoder must refuse such input rather than buffer it.
+pub fn has_line_longer_than(bytes: &[u8], max: usize) -> bool {
+    bytes
+        .split(|&b| b == b'\n' || b == b'\r')
+        .any(|line| line.len() > max)
+}

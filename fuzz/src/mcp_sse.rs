@@ -19,7 +19,7 @@ use agentcore_rt::agent::tools::mcp::jsonrpc::{self, Incoming};
 use agentcore_rt::agent::tools::mcp::sse::{SseError, SseEvent, SseParser};
 use serde_json::{Value, json};
 
-use super::common::{Input, chunkings, json, json_unbounded};
+use super::common::{Input, chunkings, has_line_longer_than, json, json_unbounded};
 
 /// The client's limit for one message (`jsonrpc::MAX_MESSAGE_BYTES`).
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -41,7 +41,11 @@ pub fn check(data: &[u8]) {
     for run in &runs[1..] {
         assert_eq!(run, &runs[0], "chunking changed the events");
     }
-    let (events, _) = &runs[0];
+    let (events, error) = &runs[0];
+    // Bounded memory: a line over the limit is refused, never buffered.
+    if has_line_longer_than(input.payload, limit) {
+        assert!(error.is_some(), "a line over {} bytes was accepted", limit);
+    }
     for event in events {
         assert!(event.data.len() <= limit && !event.data.is_empty() && !event.event.is_empty());
         rpc(event.data.as_bytes());

@@ -23,7 +23,7 @@ use agentcore_rt::agent::model::openai::stream::{
 use agentcore_rt::agent::model::{ModelError, ModelStreamEvent, StopReason};
 use serde_json::Value;
 
-use super::common::{Input, chunkings, json};
+use super::common::{Input, chunkings, has_line_longer_than, json};
 
 /// Runs every property on one input.
 pub fn check(data: &[u8]) {
@@ -40,7 +40,11 @@ pub fn check(data: &[u8]) {
     for run in &runs[1..] {
         assert_eq!(run, &runs[0], "chunking changed the events");
     }
-    let (events, _) = &runs[0];
+    let (events, error) = &runs[0];
+    // Bounded memory: a line over the limit is refused, never buffered.
+    if has_line_longer_than(input.payload, max_line) {
+        assert!(error.is_some(), "a line over {} bytes was accepted", max_line);
+    }
     for event in events {
         assert!(
             event.len() <= max_line,
