@@ -169,3 +169,14 @@ pub fn has_line_longer_than(bytes: &[u8], max: usize) -> bool {
         .split(|&b| b == b'\n' || b == b'\r')
         .any(|line| line.len() > max)
 }
+
+/// Deserializes `T` from JSON text without serde's recursion limit (the runtime bounds nesting
+/// before parsing). From text, never from a `Value`: serde_json's `Value` deserializer turns huge
+/// integer literals into floats.
+pub fn from_text<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}

@@ -19,7 +19,7 @@ use agentcore_rt::agent::tools::mcp::jsonrpc::{self, Incoming};
 use agentcore_rt::agent::tools::mcp::sse::{SseError, SseEvent, SseParser};
 use serde_json::{Value, json};
 
-use super::common::{Input, chunkings, has_line_longer_than, json, json_unbounded};
+use super::common::{Input, chunkings, from_text, has_line_longer_than, json, json_unbounded};
 
 /// The client's limit for one message (`jsonrpc::MAX_MESSAGE_BYTES`).
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
@@ -152,7 +152,7 @@ fn mapped(result: &Value) {
             .map(String::as_str),
         Some("status")
     );
-    let back: ToolResult = serde_json::from_value(stored.clone()).unwrap();
+    let back: ToolResult = from_text(&stored.to_string()).unwrap();
     assert_eq!(back, mapped);
     assert_eq!(serde_json::to_value(&back).unwrap(), stored);
 }

@@ -462,7 +462,12 @@ fn message_from_record(record: &Value) -> Result<Message, String> {
         Some(redacted) if !redacted.is_null() => redacted,
         _ => record.get("message").ok_or("no \"message\" key")?,
     };
-    Message::deserialize(message).map_err(|e| format!("invalid message: {e}"))
+    // From text, not from the `Value`: serde_json's `Value` deserializer turns integer literals
+    // past u128 that an f64 prints the same way (`1e39` written out) into floats.
+    let text = message.to_string();
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    Message::deserialize(&mut de).map_err(|e| format!("invalid message: {e}"))
 }
 
 /// The bytes of `message_<N>.json` for `message`, as [`AgentSession::append_message`] writes them.
