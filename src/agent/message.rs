@@ -327,7 +327,7 @@ impl ContentBlock {
         let parsed = match single_key(&map) {
             Some(("text", Value::String(t))) => Some(ContentBlock::Text(t.clone())),
             Some(("toolUse", v)) => Some(ContentBlock::ToolUse(
-                ToolUse::deserialize(v).map_err(|e| format!("toolUse: {e}"))?,
+                ToolUse::from_value(v).map_err(|e| format!("toolUse: {e}"))?,
             )),
             Some(("toolResult", v)) => Some(ContentBlock::ToolResult(ToolResult::from_value(v)?)),
             Some(("image", v)) => MediaBlock::from_value(v).map(ContentBlock::Image),
@@ -440,6 +440,29 @@ impl ToolResult {
             content,
             extra,
             status_first,
+        })
+    }
+}
+
+impl ToolUse {
+    /// Not `ToolUse::deserialize(v)`: serde_json's `Value` deserializer turns an integer literal
+    /// past u128 that an f64 prints the same way (`1000000000000000000000000000000000000000`)
+    /// into a float, so `input` is cloned rather than deserialized. The fields are still checked
+    /// by serde, for its usual error texts.
+    fn from_value(v: &Value) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(rename = "toolUseId")]
+            tool_use_id: String,
+            name: String,
+            #[serde(rename = "input")]
+            _input: serde::de::IgnoredAny,
+        }
+        let fields = Fields::deserialize(v)?;
+        Ok(ToolUse {
+            tool_use_id: fields.tool_use_id,
+            name: fields.name,
+            input: v.get("input").cloned().unwrap_or_default(),
         })
     }
 }
@@ -560,6 +583,21 @@ mod tests {
         assert!(r.status_first);
         assert_eq!(r.status, ToolStatus::Error);
         assert_eq!(r.content[1], ToolResultContent::Json(json!({"a": 1})));
+    }
+
+    #[test]
+    fn huge_integers_in_tool_input_stay_integers() {
+        // Found by the session_message fuzz target: read through a `Value`, this literal came back
+        // as the float 1e+39.
+        let text = r#"{"toolUse": {"toolUseId": "c", "name": "n", "input": {"n": 1000000000000000000000000000000000000000}}}"#;
+        let block: ContentBlock = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&block).unwrap(),
+            text.replace(": ", ":").replace(", ", ",")
+        );
+        let missing: Result<ContentBlock, _> =
+            serde_json::from_str(r#"{"toolUse": {"toolUseId": "c", "name": "n"}}"#);
+        assert_eq!(missing.unwrap_err().to_string(), "toolUse: missing field `input`");
     }
 
     #[test]

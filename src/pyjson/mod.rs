@@ -22,6 +22,8 @@
 mod decode;
 
 pub use decode::{BodyError, check_depth, parse_body};
+#[doc(hidden)]
+pub use decode::{ScanError, python_error};
 
 use std::io::Write as _;
 

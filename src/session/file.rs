@@ -394,14 +394,7 @@ impl AgentSession {
                 .map_or(0, |(n, _)| n + 1),
         };
         let path = self.messages_dir.join(format!("message_{index}.json"));
-        let message = serde_json::to_value(message).map_err(|e| Fail::corrupt(&path, e.to_string()))?;
-        let record = json!({
-            "message": message,
-            "message_id": index,
-            "redact_message": null,
-            "created_at": now_iso(),
-            "updated_at": now_iso(),
-        });
+        let record = message_record(message, index, &now_iso()).map_err(|e| Fail::corrupt(&path, e))?;
         write_json(&path, &record, Replace::Never)?;
         self.next_index = Some(index + 1);
         Ok(())
@@ -419,7 +412,10 @@ impl AgentSession {
         record.insert("_internal_state".into(), snapshot.internal_state.clone());
         record.insert("created_at".into(), Value::String(created_at.clone()));
         record.insert("updated_at".into(), Value::String(now_iso()));
-        write_json(&self.agent_file(), &Value::Object(record), replace)?;
+        let record = Value::Object(record);
+        readable_depth(&record, MAX_JSON_DEPTH, "agent state")
+            .map_err(|e| Fail::corrupt(&self.agent_file(), e))?;
+        write_json(&self.agent_file(), &record, replace)?;
         self.created_at = Some(created_at);
         Ok(())
     }
@@ -455,13 +451,49 @@ fn message_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Fail> {
 /// The message a `message_<N>.json` restores to: `redact_message` when set, else `message`.
 fn read_message(path: &Path) -> Result<Message, Fail> {
     let record = read_json(path)?.ok_or_else(|| Fail::io(path, io::ErrorKind::NotFound.into()))?;
+    message_from_record(&record).map_err(|e| Fail::corrupt(path, e))
+}
+
+/// The record of `message_<N>.json`, as Strands writes it (timestamps are both `now`).
+fn message_record(message: &Message, index: u64, now: &str) -> Result<Value, String> {
+    let message = serde_json::to_value(message).map_err(|e| e.to_string())?;
+    // The record adds one level.
+    readable_depth(&message, MAX_JSON_DEPTH - 1, "message")?;
+    Ok(json!({
+        "message": message,
+        "message_id": index,
+        "redact_message": null,
+        "created_at": now,
+        "updated_at": now,
+    }))
+}
+
+fn message_from_record(record: &Value) -> Result<Message, String> {
     let message = match record.get("redact_message") {
         Some(redacted) if !redacted.is_null() => redacted,
-        _ => record
-            .get("message")
-            .ok_or_else(|| Fail::corrupt(path, "no \"message\" key"))?,
+        _ => record.get("message").ok_or("no \"message\" key")?,
     };
-    Message::deserialize(message).map_err(|e| Fail::corrupt(path, format!("invalid message: {e}")))
+    // From text, not from the `Value`: serde_json's `Value` deserializer turns integer literals
+    // past u128 that an f64 prints the same way (`1e39` written out) into floats.
+    let text = message.to_string();
+    let mut de = serde_json::Deserializer::from_str(&text);
+    de.disable_recursion_limit();
+    Message::deserialize(&mut de).map_err(|e| format!("invalid message: {e}"))
+}
+
+/// The bytes of `message_<N>.json` for `message`, as [`AgentSession::append_message`] writes them.
+/// Sans I/O, for the fuzz targets.
+#[doc(hidden)]
+pub fn encode_message_file(message: &Message, index: u64, now: &str) -> Result<String, String> {
+    message_record(message, index, now).map(|record| crate::pyjson::to_string_pretty(&record))
+}
+
+/// The message that the bytes of a `message_<N>.json` restore to, checked as [`read_message`]
+/// checks a file (UTF-8, nesting, JSON, message shape). Sans I/O, for the fuzz targets.
+#[doc(hidden)]
+pub fn decode_message_file(bytes: &[u8]) -> Result<Message, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    message_from_record(&parse_json_text(text)?)
 }
 
 /// Whether `path` is a directory; `false` when missing. A link or a non-directory is an error.
@@ -531,15 +563,23 @@ fn read_json(path: &Path) -> Result<Option<Value>, Fail> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(|e| Fail::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| Fail::corrupt(path, format!("not UTF-8: {e}")))?;
-    if nesting_exceeds(&text, MAX_JSON_DEPTH) {
-        return Err(Fail::corrupt(
-            path,
-            format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"),
-        ));
-    }
-    serde_json::from_str(&text)
+    parse_json_text(&text)
         .map(Some)
-        .map_err(|e| Fail::corrupt(path, format!("invalid JSON: {e}")))
+        .map_err(|e| Fail::corrupt(path, e))
+}
+
+/// Parses a session file's text, refusing deep nesting before the parser sees it.
+fn parse_json_text(text: &str) -> Result<Value, String> {
+    if nesting_exceeds(text, MAX_JSON_DEPTH) {
+        return Err(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
+    }
+    // The check above bounds the recursion; serde's default limit (128) would refuse files we
+    // wrote ourselves (a tool input nested 123 levels is 128 deep in its message file).
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    Value::deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// Whether `[`/`{` nest deeper than `limit` outside strings (checked before parsing).
@@ -568,6 +608,33 @@ fn nesting_exceeds(text: &str, limit: usize) -> bool {
         }
     }
     false
+}
+
+/// Refuses to write what reading would refuse as too deep.
+fn readable_depth(value: &Value, max: usize, what: &str) -> Result<(), String> {
+    if depth(value) > max {
+        Err(format!(
+            "{what} nested deeper than {max} levels: its file could not be read back"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Nesting depth of arrays and objects (a scalar is 0), without recursion.
+fn depth(value: &Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, level)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        max = max.max(level + 1);
+        stack.extend(children.map(|child| (child, level + 1)));
+    }
+    max
 }
 
 /// Whether [`write_json`] may replace an existing file.
@@ -663,5 +730,37 @@ mod tests {
         assert!(nesting_exceeds("[[[[", 3));
         assert!(!nesting_exceeds("[[[]]]", 3));
         assert!(nesting_exceeds(&"[".repeat(100_000), MAX_JSON_DEPTH));
+    }
+
+    fn deep_tool_call(levels: usize) -> Message {
+        let input: Value = serde_json::from_str::<Value>("[]").unwrap();
+        let input = (1..levels).fold(input, |inner, _| Value::Array(vec![inner]));
+        Message::new(
+            crate::agent::message::Role::Assistant,
+            vec![crate::agent::message::ContentBlock::ToolUse(
+                crate::agent::message::ToolUse {
+                    tool_use_id: "c1".into(),
+                    name: "deep".into(),
+                    input,
+                },
+            )],
+        )
+    }
+
+    #[test]
+    fn what_we_write_we_read_back_however_deep() {
+        // Found by the session_message fuzz target: a tool input nested 123 levels (which the
+        // model client parses) made a message file that serde's default limit of 128 refused.
+        for levels in [123, 200, MAX_JSON_DEPTH - 6] {
+            let message = deep_tool_call(levels);
+            let file = encode_message_file(&message, 0, "t").unwrap();
+            assert_eq!(decode_message_file(file.as_bytes()), Ok(message), "{levels}");
+        }
+        // Deeper than reading allows is refused at writing instead of making a file we cannot read.
+        let err = encode_message_file(&deep_tool_call(MAX_JSON_DEPTH - 4), 0, "t").unwrap_err();
+        assert_eq!(
+            err,
+            "message nested deeper than 511 levels: its file could not be read back"
+        );
     }
 }

@@ -4,6 +4,7 @@ mod agent;
 mod contract;
 mod e2e;
 mod faults;
+mod fuzz_regressions;
 mod hostile;
 mod http;
 mod mcp;

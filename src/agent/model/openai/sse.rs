@@ -73,6 +73,10 @@ impl SseDecoder {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        // An empty read must not forget a pending `\r`: its `\n` may still come.
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if self.after_cr {
             self.after_cr = false;
             if let [b'\n', rest @ ..] = bytes {
@@ -193,6 +197,13 @@ mod tests {
         }
         let bytewise: Vec<&[u8]> = all.chunks(1).collect();
         assert_eq!(events(&bytewise), whole);
+    }
+
+    #[test]
+    fn empty_push_keeps_a_split_crlf_together() {
+        // Found by the model_stream fuzz target: "\r" | "" | "\n" was read as two line ends.
+        assert!(events(&[b"data: x\r", b"", b"\n"]).is_empty());
+        assert_eq!(events(&[b"data: x\r", b"", b"\n", b"", b"\r\n"]), ["x"]);
     }
 
     #[test]

@@ -33,7 +33,7 @@ const SERVER_INFO_META_KEY: &str = "io.modelcontextprotocol/serverInfo";
 
 /// Maps a `tools/call` result (the JSON-RPC `result` object) for the call `tool_use_id`.
 /// `server_info` is the `serverInfo` the server gave in `initialize`.
-pub(crate) fn map_call_result(tool_use_id: &str, result: &Value, server_info: &Value) -> ToolResult {
+pub fn map_call_result(tool_use_id: &str, result: &Value, server_info: &Value) -> ToolResult {
     match try_map(tool_use_id, result, server_info) {
         Ok(mapped) => mapped,
         Err(message) => execution_failed(tool_use_id, &message),
@@ -200,7 +200,7 @@ fn b64_value(c: u8) -> Option<u32> {
 
 /// Python's `base64.b64decode(s)` (non-strict `binascii.a2b_base64`): characters outside the
 /// alphabet are skipped, padding ends the data, and its two error texts.
-pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, String> {
+pub fn b64_decode(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let mut acc: u32 = 0;
     let mut quad_pos = 0usize;
@@ -243,7 +243,7 @@ pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Standard padded base64.
-pub(crate) fn b64_encode(bytes: &[u8]) -> String {
+pub fn b64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 /// Largest single message (one stdio line, one SSE event, one JSON body) we accept. Tool results
@@ -18,7 +19,7 @@ pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 
 /// An error object from a JSON-RPC response.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RpcError {
+pub struct RpcError {
     pub code: i64,
     pub message: String,
 }
@@ -32,7 +33,7 @@ impl fmt::Display for RpcError {
 
 /// One message from a server, by kind.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Incoming {
+pub enum Incoming {
     /// The answer to one of our requests.
     Response {
         id: Value,
@@ -45,11 +46,17 @@ pub(crate) enum Incoming {
 }
 
 /// Parses one wire message (a JSON object, or a batch array of them).
-pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
+pub fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
     if nesting_exceeds(bytes, MAX_NESTING) {
         return Err(format!("message nested deeper than {MAX_NESTING} levels"));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    // The check above bounds the recursion; serde's default limit (128) would drop legal
+    // messages (a tool result nested 130 levels) and leave their call waiting for its timeout.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(|e| format!("not JSON: {e}"))?;
     match value {
         Value::Array(items) => items.into_iter().map(classify).collect(),
         other => Ok(vec![classify(other)?]),
@@ -100,7 +107,7 @@ fn rpc_error(error: &Value) -> RpcError {
 }
 
 /// Our request ids are integers; a server echoes them back, possibly as another number literal.
-pub(crate) fn id_as_u64(id: &Value) -> Option<u64> {
+pub fn id_as_u64(id: &Value) -> Option<u64> {
     id.as_u64().or_else(|| {
         id.as_f64()
             .filter(|f| f.fract() == 0.0 && *f >= 0.0)
@@ -127,7 +134,7 @@ pub(crate) fn notification(method: &str, params: Option<Value>) -> Value {
 /// The reply to a server-to-client request: `ping` gets `{}` (the spec requires an answer),
 /// everything else (roots/list, sampling/createMessage, elicitation/create, ...) is refused so
 /// the server does not wait for us forever.
-pub(crate) fn answer_server_request(id: Value, method: &str) -> Value {
+pub fn answer_server_request(id: Value, method: &str) -> Value {
     if method == "ping" {
         json!({ "jsonrpc": "2.0", "id": id, "result": {} })
     } else {
@@ -224,6 +231,19 @@ mod tests {
             "[".repeat(1000)
         );
         assert!(parse(ok.as_bytes()).is_ok());
+        // Up to MAX_NESTING is accepted, past serde's own default limit of 128.
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"structuredContent":{}1{}}}}}"#,
+            "[".repeat(MAX_NESTING - 2),
+            "]".repeat(MAX_NESTING - 2)
+        );
+        assert!(matches!(
+            &parse(deep.as_bytes()).unwrap()[..],
+            [Incoming::Response { .. }]
+        ));
+        let too_deep = deep.replacen('[', "[[", 1).replacen(']', "]]", 1);
+        assert!(parse(too_deep.as_bytes()).unwrap_err().contains("nested deeper"));
+        assert!(parse(b"{} x").unwrap_err().starts_with("not JSON"));
     }
 
     #[test]

@@ -15,8 +15,11 @@
 
 mod client;
 pub mod config;
-mod content;
-mod jsonrpc;
+// Public (hidden) only so the fuzz targets reach them.
+#[doc(hidden)]
+pub mod content;
+#[doc(hidden)]
+pub mod jsonrpc;
 mod provider;
 pub mod sse;
 mod stdio;

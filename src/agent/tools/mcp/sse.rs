@@ -71,6 +71,10 @@ impl SseParser {
     /// Consumes `bytes`, appending every event they complete to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         let mut rest = bytes;
+        // An empty read must not forget a pending `\r`: its `\n` may still come.
+        if rest.is_empty() {
+            return Ok(());
+        }
         if self.after_cr {
             if let Some(stripped) = rest.strip_prefix(b"\n") {
                 rest = stripped;
@@ -208,6 +212,18 @@ mod tests {
         assert_eq!(parse_in_chunks(raw, 3), vec![ev("a\nb")]);
         let raw = "\u{feff}data: x\n\n".as_bytes();
         assert_eq!(parse_in_chunks(raw, 1), vec![ev("x")]);
+    }
+
+    #[test]
+    fn empty_push_keeps_a_split_crlf_together() {
+        // Found by the mcp_sse fuzz target: "\r" | "" | "\n" was read as two line ends, so the
+        // event was dispatched before its second data line.
+        let mut parser = SseParser::new(64);
+        let mut out = Vec::new();
+        for piece in [&b"data: a\r"[..], b"", b"\ndata: b\r\n\r\n"] {
+            parser.push(piece, &mut out).unwrap();
+        }
+        assert_eq!(out, vec![ev("a\nb")]);
     }
 
     #[test]
