@@ -16,7 +16,6 @@
 
 use std::fmt;
 
-use serde::Deserialize as _;
 use serde_json::Value;
 
 /// Why a request body is not a JSON value.
@@ -63,11 +62,11 @@ pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Value, BodyError> {
     let text = std::str::from_utf8(bytes).map_err(|e| BodyError::InvalidEncoding {
         details: decode_error_text(bytes, &e),
     })?;
-    check_depth(bytes, max_depth).map_err(|_| BodyError::TooDeep { max_depth })?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    // Depth is bounded by check_depth above; serde's own limit (128) would refuse legal input.
-    de.disable_recursion_limit();
-    let parsed = Value::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let parsed = match from_slice_bounded::<Value>(bytes, max_depth) {
+        Ok(value) => return Ok(value),
+        Err(BoundedError::TooDeep { max_depth }) => return Err(BodyError::TooDeep { max_depth }),
+        Err(BoundedError::Invalid(serde_error)) => Err(serde_error),
+    };
     parsed.map_err(|serde_error| {
         let details = match python_error(text) {
             Some((message, pos)) => with_position(&message, text, pos),
@@ -77,6 +76,45 @@ pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Value, BodyError> {
         };
         BodyError::InvalidJson { details }
     })
+}
+
+/// Why [`from_slice_bounded`] refused its input.
+#[derive(Debug)]
+pub enum BoundedError {
+    /// Arrays/objects nest deeper than the limit (nothing was parsed).
+    TooDeep {
+        /// The limit.
+        max_depth: usize,
+    },
+    /// Not valid JSON for the type (serde's message).
+    Invalid(serde_json::Error),
+}
+
+impl fmt::Display for BoundedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BoundedError::TooDeep { max_depth } => write!(f, "nested deeper than {max_depth} levels"),
+            BoundedError::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BoundedError {}
+
+/// Deserializes `T` from JSON nested at most `max_depth` levels. The depth is checked first,
+/// without recursion, so serde's recursion is bounded by us rather than by its fixed limit of
+/// 128, which would refuse legal input (a tool input nested 130 levels, a session file we
+/// wrote ourselves).
+pub fn from_slice_bounded<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    max_depth: usize,
+) -> Result<T, BoundedError> {
+    check_depth(bytes, max_depth).map_err(|_| BoundedError::TooDeep { max_depth })?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de).map_err(BoundedError::Invalid)?;
+    de.end().map_err(BoundedError::Invalid)?;
+    Ok(value)
 }
 
 /// Scans `bytes` for array/object nesting deeper than `max_depth`, skipping brackets inside

@@ -21,7 +21,7 @@
 
 mod decode;
 
-pub use decode::{BodyError, check_depth, parse_body};
+pub use decode::{BodyError, BoundedError, check_depth, from_slice_bounded, parse_body};
 #[doc(hidden)]
 pub use decode::{ScanError, python_error};
 

@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::time::now_iso;
@@ -476,9 +475,8 @@ fn message_from_record(record: &Value) -> Result<Message, String> {
     // From text, not from the `Value`: serde_json's `Value` deserializer turns integer literals
     // past u128 that an f64 prints the same way (`1e39` written out) into floats.
     let text = message.to_string();
-    let mut de = serde_json::Deserializer::from_str(&text);
-    de.disable_recursion_limit();
-    Message::deserialize(&mut de).map_err(|e| format!("invalid message: {e}"))
+    crate::pyjson::from_slice_bounded(text.as_bytes(), MAX_JSON_DEPTH)
+        .map_err(|e| format!("invalid message: {e}"))
 }
 
 /// The bytes of `message_<N>.json` for `message`, as [`AgentSession::append_message`] writes them.
@@ -570,44 +568,14 @@ fn read_json(path: &Path) -> Result<Option<Value>, Fail> {
 
 /// Parses a session file's text, refusing deep nesting before the parser sees it.
 fn parse_json_text(text: &str) -> Result<Value, String> {
-    if nesting_exceeds(text, MAX_JSON_DEPTH) {
-        return Err(format!("JSON nested deeper than {MAX_JSON_DEPTH} levels"));
-    }
-    // The check above bounds the recursion; serde's default limit (128) would refuse files we
-    // wrote ourselves (a tool input nested 123 levels is 128 deep in its message file).
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    Value::deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value))
-        .map_err(|e| format!("invalid JSON: {e}"))
-}
-
-/// Whether `[`/`{` nest deeper than `limit` outside strings (checked before parsing).
-fn nesting_exceeds(text: &str, limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
+    // Bounded by us, not by serde's 128: that would refuse files we wrote ourselves (a tool
+    // input nested 123 levels is 128 deep in its message file).
+    crate::pyjson::from_slice_bounded(text.as_bytes(), MAX_JSON_DEPTH).map_err(|e| match e {
+        crate::pyjson::BoundedError::TooDeep { .. } => {
+            format!("JSON nested deeper than {MAX_JSON_DEPTH} levels")
         }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
+        crate::pyjson::BoundedError::Invalid(e) => format!("invalid JSON: {e}"),
+    })
 }
 
 /// Refuses to write what reading would refuse as too deep.
@@ -720,17 +688,6 @@ fn open_lock_file(path: &Path) -> Result<File, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nesting_limit_ignores_brackets_in_strings() {
-        assert!(!nesting_exceeds(
-            r#"{"a": "[[[[[[", "b": [1, {"c": "\"]]]"}]}"#,
-            3
-        ));
-        assert!(nesting_exceeds("[[[[", 3));
-        assert!(!nesting_exceeds("[[[]]]", 3));
-        assert!(nesting_exceeds(&"[".repeat(100_000), MAX_JSON_DEPTH));
-    }
 
     fn deep_tool_call(levels: usize) -> Message {
         let input: Value = serde_json::from_str::<Value>("[]").unwrap();

@@ -381,12 +381,17 @@ fn assemble(content: Vec<ContentBlock>, finish_reason: Option<&str>, usage: Opti
     }
 }
 
+/// Deepest tool arguments we read. Python's `json.loads` (what Strands uses) accepts about a
+/// thousand levels; the session store keeps 512 per file, and a message adds a few levels.
+const MAX_ARGUMENT_DEPTH: usize = 500;
+
 /// Tool arguments as Strands reads them: blank -> `{}`, invalid JSON -> `{}`, else the value.
 pub fn parse_arguments(arguments: &str) -> Value {
     if arguments.trim().is_empty() {
         return Value::Object(Map::new());
     }
-    serde_json::from_str(arguments).unwrap_or_else(|_| Value::Object(Map::new()))
+    crate::pyjson::from_slice_bounded(arguments.as_bytes(), MAX_ARGUMENT_DEPTH)
+        .unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
 /// `usage` as Strands maps it; `None` when absent or null.

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use serde::Deserialize as _;
 use serde_json::{Map, Value, json};
 
 /// Largest single message (one stdio line, one SSE event, one JSON body) we accept. Tool results
@@ -47,16 +46,14 @@ pub enum Incoming {
 
 /// Parses one wire message (a JSON object, or a batch array of them).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Incoming>, String> {
-    if nesting_exceeds(bytes, MAX_NESTING) {
-        return Err(format!("message nested deeper than {MAX_NESTING} levels"));
-    }
-    // The check above bounds the recursion; serde's default limit (128) would drop legal
-    // messages (a tool result nested 130 levels) and leave their call waiting for its timeout.
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    de.disable_recursion_limit();
-    let value = Value::deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value))
-        .map_err(|e| format!("not JSON: {e}"))?;
+    // Bounded by us, not by serde's 128: that would drop legal messages (a tool result nested
+    // 130 levels) and leave their call waiting for its timeout.
+    let value: Value = crate::pyjson::from_slice_bounded(bytes, MAX_NESTING).map_err(|e| match e {
+        crate::pyjson::BoundedError::TooDeep { .. } => {
+            format!("message nested deeper than {MAX_NESTING} levels")
+        }
+        crate::pyjson::BoundedError::Invalid(e) => format!("not JSON: {e}"),
+    })?;
     match value {
         Value::Array(items) => items.into_iter().map(classify).collect(),
         other => Ok(vec![classify(other)?]),
@@ -140,38 +137,6 @@ pub fn answer_server_request(id: Value, method: &str) -> Value {
     } else {
         json!({ "jsonrpc": "2.0", "id": id, "error": { "code": METHOD_NOT_FOUND, "message": "Method not found" } })
     }
-}
-
-/// True when `bytes` holds JSON nested deeper than `max` (arrays/objects), counting outside
-/// strings only. A cheap pre-scan, so the parser never sees such input.
-fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 #[cfg(test)]
