@@ -12,7 +12,7 @@
 //!   OpenAI-compatible API, MCP tools, a sliding conversation window and structured output.
 //!   Knows nothing about HTTP.
 //! - [`session`]: conversation persistence in Strands' FileSessionManager layout.
-//! - [`config`], [`error`], [`pyjson`]: leaves.
+//! - [`config`], [`error`], [`pyjson`], [`sse`], [`log`], [`clock`], [`ids`]: leaves.
 #![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![warn(missing_docs, rust_2018_idioms)]
@@ -27,6 +27,7 @@ pub mod ids;
 pub mod log;
 pub mod pyjson;
 pub mod session;
+pub mod sse;
 
 pub use app::{App, RequestContext};
 pub use error::Error;

@@ -16,7 +16,7 @@
 use agentcore_rt::agent::message::{MediaSource, ToolResult, ToolResultContent, ToolStatus};
 use agentcore_rt::agent::tools::mcp::content::{b64_decode, b64_encode, map_call_result};
 use agentcore_rt::agent::tools::mcp::jsonrpc::{self, Incoming};
-use agentcore_rt::agent::tools::mcp::sse::{SseError, SseEvent, SseParser};
+use agentcore_rt::sse::{SseError, SseEvent, SseParser};
 use serde_json::{Value, json};
 
 use super::common::{Input, chunkings, from_text, has_line_longer_than, json, json_unbounded};

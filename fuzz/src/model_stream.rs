@@ -1,10 +1,11 @@
-//! `model_stream`: the OpenAI SSE decoder, the stream assembler and `parse_completion`.
+//! `model_stream`: the shared SSE parser as the model client uses it (data only), the stream
+//! assembler and `parse_completion`.
 //!
 //! Control bytes: 0..2 = the decoder's line limit (`0xffff`: the client's 4 MiB), 4..8 = chunking
 //! seed.
 //!
 //! Properties:
-//! - `SseDecoder`: the same events and the same error whatever the chunking (events completed
+//! - `SseParser`: the same events and the same error whatever the chunking (events completed
 //!   before an error are kept); no event is longer than the limit; an error is sticky.
 //! - `StreamAssembler`, driven as the client's read loop drives it: never panics; what it
 //!   reported as deltas is what the message holds (text and reasoning in order, one tool call
@@ -16,11 +17,11 @@
 
 use agentcore_rt::agent::message::{ContentBlock, Message};
 use agentcore_rt::agent::model::openai::MAX_SSE_LINE_BYTES;
-use agentcore_rt::agent::model::openai::sse::{SseDecoder, SseError};
 use agentcore_rt::agent::model::openai::stream::{
     Assembled, StreamAssembler, parse_arguments, parse_completion,
 };
 use agentcore_rt::agent::model::{ModelError, ModelStreamEvent, StopReason};
+use agentcore_rt::sse::{SseError, SseParser};
 use serde_json::Value;
 
 use super::common::{Input, chunkings, from_text, has_line_longer_than, json};
@@ -64,14 +65,13 @@ pub fn check(data: &[u8]) {
 }
 
 fn decode(pieces: &[&[u8]], max_line: usize) -> (Vec<String>, Option<SseError>) {
-    let mut decoder = SseDecoder::new(max_line);
+    let mut parser = SseParser::new(max_line);
     let mut events = Vec::new();
     let mut error = None;
     for piece in pieces {
-        let result = decoder.push(piece);
-        while let Some(event) = decoder.next_event() {
-            events.push(event);
-        }
+        let mut out = Vec::new();
+        let result = parser.push(piece, &mut out);
+        events.extend(out.into_iter().map(|event| event.data));
         match (&error, result) {
             (None, Err(e)) => error = Some(e),
             (Some(first), again) => assert_eq!(again.as_ref(), Err(first), "error not sticky"),

@@ -22,7 +22,6 @@
 
 pub mod error;
 pub mod request;
-pub mod sse;
 pub mod stream;
 mod transport;
 
@@ -34,7 +33,6 @@ use ureq::Timeout;
 
 use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_status, retry_after};
 use self::request::{BodyOptions, build_body};
-use self::sse::SseDecoder;
 use self::stream::{Assembled, StreamAssembler, parse_completion};
 use self::transport::{ReadLimit, ReadLimitGuard};
 use crate::agent::message::Metrics;
@@ -398,7 +396,8 @@ impl OpenAiModel {
         limit: &ReadLimitGuard,
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<(Assembled, Option<Instant>), Box<Failure>> {
-        let mut decoder = SseDecoder::new(MAX_SSE_LINE_BYTES);
+        let mut parser = crate::sse::SseParser::new(MAX_SSE_LINE_BYTES);
+        let mut events = Vec::new();
         let mut assembler = StreamAssembler::new();
         let mut buffer = vec![0u8; 16 * 1024];
         let mut received = 0usize;
@@ -427,10 +426,11 @@ impl OpenAiModel {
                 delivered,
                 ..Failure::fatal(ModelError::InvalidResponse { message })
             };
-            decoder
-                .push(&buffer[..n])
+            parser
+                .push(&buffer[..n], &mut events)
                 .map_err(|e| invalid(e.to_string(), assembler.delivered()))?;
-            while let Some(data) = decoder.next_event() {
+            // `event:` names do not matter for chat completions (the openai SDK reads data only).
+            for data in events.drain(..).map(|event| event.data) {
                 let was_finished = assembler.finished();
                 if let Err(error) = assembler.push_data(&data, on_event) {
                     if was_finished && matches!(error, ModelError::InvalidResponse { .. }) {

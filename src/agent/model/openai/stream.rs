@@ -619,7 +619,7 @@ mod tests {
     /// are not. (The same entry points are what a cargo-fuzz target would drive.)
     #[test]
     fn random_input_never_panics() {
-        use crate::agent::model::openai::sse::SseDecoder;
+        use crate::sse::SseParser;
         const TOKENS: &[&str] = &[
             "data: ",
             "data:",
@@ -671,16 +671,17 @@ mod tests {
             for _ in 0..(next() % 60) {
                 input.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
             }
-            let mut decoder = SseDecoder::new(256);
+            let mut parser = SseParser::new(256);
+            let mut events = Vec::new();
             let mut assembler = StreamAssembler::new();
             let bytes = input.as_bytes();
             let cut = (next() as usize) % (bytes.len() + 1);
             for piece in [&bytes[..cut], &bytes[cut..]] {
-                if decoder.push(piece).is_err() {
+                if parser.push(piece, &mut events).is_err() {
                     break;
                 }
-                while let Some(data) = decoder.next_event() {
-                    let _ = assembler.push_data(&data, &mut |_| {});
+                for event in events.drain(..) {
+                    let _ = assembler.push_data(&event.data, &mut |_| {});
                 }
             }
             let _ = assembler.finish();

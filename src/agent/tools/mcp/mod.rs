@@ -21,7 +21,6 @@ pub mod content;
 #[doc(hidden)]
 pub mod jsonrpc;
 mod provider;
-pub mod sse;
 mod stdio;
 mod streamable_http;
 

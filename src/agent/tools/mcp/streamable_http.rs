@@ -23,8 +23,8 @@ use serde_json::Value;
 
 use super::client::{Dispatch, McpError};
 use super::jsonrpc::{self, Incoming, MAX_MESSAGE_BYTES, RpcError};
-use super::sse::SseParser;
 use super::{Level, log};
+use crate::sse::SseParser;
 
 /// Notifications and our replies to server requests: short, answered with 202.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);

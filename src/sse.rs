@@ -1,11 +1,13 @@
-//! A sans-IO parser for `text/event-stream` bodies, as MCP Streamable HTTP servers send them.
+//! A sans-IO parser for `text/event-stream` bodies: the model client reads chat-completion
+//! chunks with it, the MCP client Streamable HTTP replies.
 //!
 //! Feed it bytes as they arrive ([`SseParser::push`]); it returns complete events. It follows the
 //! WHATWG event-stream rules where real servers differ: lines may end in `\n`, `\r\n` or `\r`
-//! (the Python SDK sends CRLF), a chunk boundary may split a CRLF, `id:`/`retry:` and comment
-//! lines are skipped, and events whose data is empty (the TypeScript SDK's priming event
-//! `id: <uuid>\ndata: \n\n`) are not dispatched. One event's data is bounded, so a broken or
-//! hostile server cannot make us buffer without limit. No I/O here, so it can be fuzzed alone.
+//! (the Python MCP SDK sends CRLF), a chunk boundary may split a CRLF, `id:`/`retry:` and comment
+//! lines are skipped, a leading BOM is dropped, and events whose data is empty (the TypeScript MCP
+//! SDK's priming event `id: <uuid>\ndata: \n\n`) are not dispatched. Lines and one event's data
+//! are bounded, so a broken or hostile server cannot make us buffer without limit; after an error
+//! every later push fails the same way. No I/O here, so it can be fuzzed alone.
 
 use std::fmt;
 
@@ -41,10 +43,11 @@ impl fmt::Display for SseError {
 
 impl std::error::Error for SseError {}
 
-/// Incremental event-stream parser. Not reusable after an error.
+/// Incremental event-stream parser.
 #[derive(Debug)]
 pub struct SseParser {
     limit: usize,
+    failed: Option<SseError>,
     line: Vec<u8>,
     /// The previous chunk ended in `\r`: a `\n` starting the next chunk belongs to it.
     after_cr: bool,
@@ -59,6 +62,7 @@ impl SseParser {
     pub fn new(limit: usize) -> Self {
         SseParser {
             limit,
+            failed: None,
             line: Vec::new(),
             after_cr: false,
             at_stream_start: true,
@@ -68,8 +72,20 @@ impl SseParser {
         }
     }
 
-    /// Consumes `bytes`, appending every event they complete to `out`.
+    /// Consumes `bytes`, appending every event they complete to `out` (events completed before
+    /// an error are kept). After an error every later call returns the same error.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let result = self.push_bytes(bytes, out);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+        }
+        result
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         let mut rest = bytes;
         // An empty read must not forget a pending `\r`: its `\n` may still come.
         if rest.is_empty() {
@@ -224,6 +240,27 @@ mod tests {
             parser.push(piece, &mut out).unwrap();
         }
         assert_eq!(out, vec![ev("a\nb")]);
+    }
+
+    #[test]
+    fn openai_streams_split_anywhere_give_the_same_events() {
+        let all: &[u8] =
+            b": keep-alive\r\nevent: x\r\nid: 7\r\ndata: {\"a\":1}\r\n\r\ndata: two\r\ndata: three\r\n\r\ndata: [DONE]\n\n";
+        let data = |events: Vec<SseEvent>| events.into_iter().map(|e| e.data).collect::<Vec<_>>();
+        let whole = data(parse_in_chunks(all, all.len()));
+        assert_eq!(whole, ["{\"a\":1}", "two\nthree", "[DONE]"]);
+        for chunk in 1..all.len() {
+            assert_eq!(data(parse_in_chunks(all, chunk)), whole, "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut parser = SseParser::new(8);
+        let mut out = Vec::new();
+        assert!(parser.push(b"data: \xff\n\n", &mut out).is_err());
+        assert_eq!(parser.push(b"data: ok\n\n", &mut out), Err(SseError::NotUtf8));
+        assert!(out.is_empty());
     }
 
     #[test]
