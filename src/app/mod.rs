@@ -194,14 +194,10 @@ impl App {
         String::from_utf8_lossy(&body).into_owned()
     }
 
-    /// Appends the `/ping` body to `out` (the server's allocation-free path).
+    /// Appends the `/ping` body to `out`.
     pub fn write_ping_body(&self, out: &mut Vec<u8>) {
         let (status, at) = self.ping_status();
-        out.extend_from_slice(b"{\"status\":\"");
-        out.extend_from_slice(status.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"time_of_last_update\":");
-        crate::pyjson::write_u64(out, at);
-        out.push(b'}');
+        write_ping_json(out, status, at);
     }
 
     /// Handles one `POST /invocations` body as the SDK does: parse the JSON (400 `Invalid JSON`
@@ -309,6 +305,15 @@ impl App {
         };
         Ok(Some(Response::json(200, &body)))
     }
+}
+
+/// The `/ping` body for a status: `{"status":"Healthy","time_of_last_update":1795563048}`.
+pub fn write_ping_json(out: &mut Vec<u8>, status: PingStatus, at: u64) {
+    out.extend_from_slice(b"{\"status\":\"");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"time_of_last_update\":");
+    crate::pyjson::write_u64(out, at);
+    out.push(b'}');
 }
 
 fn body_error(e: BodyError) -> Error {

@@ -96,20 +96,16 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// Appends the current IMF-fixdate. Formatting a date per response showed up in profiles, so
-/// each thread keeps the text of the current second.
+/// the text of the current second is kept. (A mutex, not a thread-local: coroutines move
+/// between threads, and thread-locals with destructors misbehaved under may in our tests.)
 fn push_http_date(out: &mut Vec<u8>) {
-    use std::cell::RefCell;
-    thread_local! {
-        static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-    }
+    static DATE: std::sync::Mutex<(u64, String)> = std::sync::Mutex::new((u64::MAX, String::new()));
     let now = crate::clock::unix_now();
-    DATE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.0 != now {
-            *cache = (now, Civil::from_unix(now as i64, 0).http_date());
-        }
-        out.extend_from_slice(cache.1.as_bytes());
-    });
+    let mut cache = DATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if cache.0 != now {
+        *cache = (now, Civil::from_unix(now as i64, 0).http_date());
+    }
+    out.extend_from_slice(cache.1.as_bytes());
 }
 
 /// Writes a complete response with a body (omitted for HEAD, length kept).
