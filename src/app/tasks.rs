@@ -6,7 +6,7 @@
 //! evaluation, and it must always be present (SDK issue #471).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,7 +48,6 @@ struct TaskInfo {
 }
 
 struct PingState {
-    forced: Option<PingStatus>,
     last_status: Option<PingStatus>,
     last_update_unix: f64,
 }
@@ -56,6 +55,11 @@ struct PingState {
 struct Inner {
     tasks: Mutex<HashMap<i64, TaskInfo>>,
     active: AtomicUsize,
+    /// A forced status (`encode_status`).
+    forced: AtomicU8,
+    /// The last evaluated status (top 2 bits, `encode_status`) and its `time_of_last_update`
+    /// (the rest): read without locking on every /ping; `ping` serialises changes.
+    seen: AtomicU64,
     ping: Mutex<PingState>,
 }
 
@@ -76,8 +80,9 @@ impl Tasks {
         Tasks(Arc::new(Inner {
             tasks: Mutex::new(HashMap::new()),
             active: AtomicUsize::new(0),
+            forced: AtomicU8::new(encode_status(None)),
+            seen: AtomicU64::new(0),
             ping: Mutex::new(PingState {
-                forced: None,
                 last_status: None,
                 last_update_unix: unix_now_f64(),
             }),
@@ -158,12 +163,12 @@ impl Tasks {
 
     /// Forces `/ping` to report `status` until cleared (overrides custom and automatic status).
     pub fn force_ping_status(&self, status: PingStatus) {
-        lock(&self.0.ping).forced = Some(status);
+        self.0.forced.store(encode_status(Some(status)), Ordering::Release);
     }
 
     /// Removes a forced status.
     pub fn clear_forced_ping_status(&self) {
-        lock(&self.0.ping).forced = None;
+        self.0.forced.store(encode_status(None), Ordering::Release);
     }
 
     /// Evaluates the status (forced, else `custom`, else automatic) and returns it with
@@ -171,30 +176,27 @@ impl Tasks {
     /// `custom` returning `None` means "fall back to automatic".
     pub fn evaluate(&self, custom: Option<&dyn Fn() -> Option<PingStatus>>) -> (PingStatus, u64) {
         let automatic = || {
-            if self.active_count() > 0 {
-                PingStatus::HealthyBusy
-            } else {
-                PingStatus::Healthy
-            }
+            if self.active_count() > 0 { PingStatus::HealthyBusy } else { PingStatus::Healthy }
         };
-        // One lock on the common path (no custom handler): this runs for every /ping.
-        let mut ping = lock(&self.0.ping);
-        let status = match (ping.forced, custom) {
+        let status = match (decode_status(self.0.forced.load(Ordering::Acquire)), custom) {
             (Some(forced), _) => forced,
             (None, None) => automatic(),
-            (None, Some(custom)) => {
-                // The custom handler runs without our lock held: it is user code.
-                drop(ping);
-                let status = custom().unwrap_or_else(automatic);
-                ping = lock(&self.0.ping);
-                status
-            }
+            // The custom handler runs without any lock held: it is user code.
+            (None, Some(custom)) => custom().unwrap_or_else(automatic),
         };
+        // Every /ping comes here: an unchanged status is answered without taking the lock.
+        let seen = self.0.seen.load(Ordering::Acquire);
+        if decode_status((seen >> 62) as u8) == Some(status) {
+            return (status, seen & SEEN_TIME_MASK);
+        }
+        let mut ping = lock(&self.0.ping);
         if ping.last_status != Some(status) {
             ping.last_status = Some(status);
             ping.last_update_unix = unix_now_f64();
         }
-        (status, ping.last_update_unix as u64)
+        let at = ping.last_update_unix as u64;
+        self.0.seen.store((u64::from(encode_status(Some(status))) << 62) | (at & SEEN_TIME_MASK), Ordering::Release);
+        (status, at)
     }
 }
 
@@ -220,6 +222,24 @@ impl Drop for TaskGuard {
 /// Locks, recovering from poisoning: the data here stays consistent even if a holder panicked.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const SEEN_TIME_MASK: u64 = (1 << 62) - 1;
+
+fn encode_status(status: Option<PingStatus>) -> u8 {
+    match status {
+        None => 0,
+        Some(PingStatus::Healthy) => 1,
+        Some(PingStatus::HealthyBusy) => 2,
+    }
+}
+
+fn decode_status(code: u8) -> Option<PingStatus> {
+    match code {
+        1 => Some(PingStatus::Healthy),
+        2 => Some(PingStatus::HealthyBusy),
+        _ => None,
+    }
 }
 
 fn unix_now_f64() -> f64 {
@@ -276,6 +296,7 @@ mod tests {
         let first = t.evaluate(None).1;
         // Pretend the first evaluation was long ago, then check a repeat does not move it.
         lock(&t.0.ping).last_update_unix = 1000.0;
+        t.0.seen.store((u64::from(encode_status(Some(PingStatus::Healthy))) << 62) | 1000, Ordering::Release);
         assert_eq!(t.evaluate(None).1, 1000);
         let id = t.add_async_task("x", None);
         t.complete_async_task(id);
