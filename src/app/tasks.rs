@@ -163,7 +163,9 @@ impl Tasks {
 
     /// Forces `/ping` to report `status` until cleared (overrides custom and automatic status).
     pub fn force_ping_status(&self, status: PingStatus) {
-        self.0.forced.store(encode_status(Some(status)), Ordering::Release);
+        self.0
+            .forced
+            .store(encode_status(Some(status)), Ordering::Release);
     }
 
     /// Removes a forced status.
@@ -176,7 +178,11 @@ impl Tasks {
     /// `custom` returning `None` means "fall back to automatic".
     pub fn evaluate(&self, custom: Option<&dyn Fn() -> Option<PingStatus>>) -> (PingStatus, u64) {
         let automatic = || {
-            if self.active_count() > 0 { PingStatus::HealthyBusy } else { PingStatus::Healthy }
+            if self.active_count() > 0 {
+                PingStatus::HealthyBusy
+            } else {
+                PingStatus::Healthy
+            }
         };
         let status = match (decode_status(self.0.forced.load(Ordering::Acquire)), custom) {
             (Some(forced), _) => forced,
@@ -195,7 +201,10 @@ impl Tasks {
             ping.last_update_unix = unix_now_f64();
         }
         let at = ping.last_update_unix as u64;
-        self.0.seen.store((u64::from(encode_status(Some(status))) << 62) | (at & SEEN_TIME_MASK), Ordering::Release);
+        self.0.seen.store(
+            (u64::from(encode_status(Some(status))) << 62) | (at & SEEN_TIME_MASK),
+            Ordering::Release,
+        );
         (status, at)
     }
 }
@@ -296,7 +305,10 @@ mod tests {
         let first = t.evaluate(None).1;
         // Pretend the first evaluation was long ago, then check a repeat does not move it.
         lock(&t.0.ping).last_update_unix = 1000.0;
-        t.0.seen.store((u64::from(encode_status(Some(PingStatus::Healthy))) << 62) | 1000, Ordering::Release);
+        t.0.seen.store(
+            (u64::from(encode_status(Some(PingStatus::Healthy))) << 62) | 1000,
+            Ordering::Release,
+        );
         assert_eq!(t.evaluate(None).1, 1000);
         let id = t.add_async_task("x", None);
         t.complete_async_task(id);

@@ -20,6 +20,7 @@ use may::net::TcpStream;
 use may::sync::Semphore;
 use may::sync::mpsc;
 
+use super::idle::IdleHandle;
 use super::parse::{self, BodyFraming, ChunkError, ChunkedDecoder, Head, HeadError, HeadLimits, Method};
 use super::response::{self, Persist};
 use super::router::{self, Route};
@@ -65,6 +66,8 @@ enum Next {
 }
 
 pub(crate) struct Conn {
+    /// Declared first, so it is dropped (unregistered) before `stream` closes the socket.
+    idle: IdleHandle,
     stream: TcpStream,
     shared: Arc<Shared>,
     rbuf: Vec<u8>,
@@ -88,7 +91,11 @@ pub(crate) struct Conn {
 pub(crate) fn serve(stream: TcpStream, shared: Arc<Shared>, overloaded: bool) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
+    let idle = shared
+        .idle
+        .register(std::os::unix::io::AsRawFd::as_raw_fd(&stream));
     let mut conn = Conn {
+        idle,
         stream,
         shared,
         rbuf: vec![0; INITIAL_READ_BUF],
@@ -706,17 +713,26 @@ impl Conn {
                 // the clock only then keeps it off the path of heads that arrive whole).
                 head_deadline.get_or_insert_with(|| Instant::now() + self.shared.config.head_timeout);
             }
+            // Between requests the wait has no timer: the idle reaper closes the connection
+            // after IDLE_TIMEOUT (see idle.rs).
             let timeout = match head_deadline {
-                None => self.shared.config.idle_timeout,
+                None => None,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Err(ReadHeadError::Timeout);
                     }
-                    left
+                    Some(left)
                 }
             };
-            match self.fill(timeout, limits.max_bytes + 1) {
+            if idle {
+                self.idle.idle();
+            }
+            let filled = self.fill(timeout, limits.max_bytes + 1);
+            if idle {
+                self.idle.busy();
+            }
+            match filled {
                 Ok(0) => {
                     return if idle {
                         Ok(None)
@@ -737,8 +753,8 @@ impl Conn {
         }
     }
 
-    fn set_read_timeout(&mut self, timeout: Duration) -> io::Result<()> {
-        let timeout = Some(timeout.max(Duration::from_millis(1)));
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
         if self.read_timeout != timeout {
             self.stream.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
@@ -747,7 +763,9 @@ impl Conn {
     }
 
     /// Reads more bytes into `rbuf`, growing it up to `cap` bytes of unconsumed data.
-    fn fill(&mut self, timeout: Duration, cap: usize) -> io::Result<usize> {
+    /// `timeout: None` parks without a timer (only for the wait between requests, which the
+    /// idle reaper bounds).
+    fn fill(&mut self, timeout: Option<Duration>, cap: usize) -> io::Result<usize> {
         if self.end == self.rbuf.len() {
             if self.start > 0 {
                 self.rbuf.copy_within(self.start..self.end, 0);
@@ -762,12 +780,18 @@ impl Conn {
                 self.rbuf.resize(grown, 0);
             }
         }
+        let Some(timeout) = timeout else {
+            self.set_read_timeout(None)?;
+            let n = self.stream.read(&mut self.rbuf[self.end..])?;
+            self.end += n;
+            return Ok(n);
+        };
         // Wait briefly first, then for the rest: see FIRST_WAIT.
         let first = timeout.min(FIRST_WAIT).max(Duration::from_millis(1));
-        self.set_read_timeout(first)?;
+        self.set_read_timeout(Some(first))?;
         let n = match self.stream.read(&mut self.rbuf[self.end..]) {
             Err(e) if is_timeout(&e) && timeout > first => {
-                self.set_read_timeout(timeout - first)?;
+                self.set_read_timeout(Some(timeout - first))?;
                 self.stream.read(&mut self.rbuf[self.end..])?
             }
             read => read?,
@@ -795,7 +819,7 @@ impl Conn {
                     let filled = body.len();
                     let want = (len - filled).min(READ_CHUNK);
                     body.resize(filled + want, 0);
-                    self.set_read_timeout(self.shared.config.body_timeout)
+                    self.set_read_timeout(Some(self.shared.config.body_timeout))
                         .map_err(|_| BodyReadError::Io)?;
                     match self.stream.read(&mut body[filled..]) {
                         Ok(0) => return Err(BodyReadError::Incomplete),
@@ -822,7 +846,7 @@ impl Conn {
                         return Ok(body);
                     }
                     self.start = self.end;
-                    match self.fill(self.shared.config.body_timeout, READ_CHUNK) {
+                    match self.fill(Some(self.shared.config.body_timeout), READ_CHUNK) {
                         Ok(0) => return Err(BodyReadError::Incomplete),
                         Ok(_) => {}
                         Err(e) if is_timeout(&e) => return Err(BodyReadError::Timeout),

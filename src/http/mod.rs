@@ -6,6 +6,7 @@
 //! only one that knows about sockets, httparse and tungstenite.
 
 mod conn;
+mod idle;
 pub mod parse;
 mod pool;
 pub mod response;

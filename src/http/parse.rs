@@ -335,7 +335,11 @@ impl FramingField {
             17 => (FramingField::TransferEncoding, "transfer-encoding"),
             _ => return FramingField::Other,
         };
-        if name.eq_ignore_ascii_case(wanted) { field } else { FramingField::Other }
+        if name.eq_ignore_ascii_case(wanted) {
+            field
+        } else {
+            FramingField::Other
+        }
     }
 }
 

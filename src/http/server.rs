@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use may::net::TcpListener;
 
 use super::conn;
+use super::idle::IdleReaper;
 use super::pool::WorkerPool;
 use crate::app::App;
 use crate::config::ServerConfig;
@@ -39,6 +40,7 @@ pub(crate) struct Shared {
     /// WebSocket handlers: one thread per open session, apart from `pool`, because a handler
     /// holds its thread while it waits for the client.
     pub(crate) ws_pool: WorkerPool,
+    pub(crate) idle: Arc<IdleReaper>,
     shutting_down: AtomicBool,
     connections: AtomicUsize,
     busy: AtomicUsize,
@@ -179,6 +181,7 @@ impl App {
         let shared = Arc::new(Shared {
             pool: WorkerPool::new(config.worker_threads, config.max_invocations),
             ws_pool: WorkerPool::new(config.max_websockets, config.max_websockets),
+            idle: Arc::new(IdleReaper::new()),
             config,
             app: Arc::new(self),
             shutting_down: AtomicBool::new(false),
@@ -188,6 +191,8 @@ impl App {
         });
         let accept_shared = Arc::clone(&shared);
         may::go!(move || accept_loop(&listener, &accept_shared));
+        let weak = Arc::downgrade(&shared);
+        may::go!(move || idle_reaper(&weak));
         crate::log::info("listening")
             .str("addr", &addr.to_string())
             .emit();
@@ -212,6 +217,27 @@ fn into_may_listener(listener: StdTcpListener) -> io::Result<TcpListener> {
     // SAFETY: `into_raw_fd` gives up ownership of a valid, open listening socket, and
     // `from_raw_fd` takes that ownership over; nothing else refers to the descriptor.
     Ok(unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) })
+}
+
+/// Closes idle keep-alive connections; while draining, all of them at once. Ends with the
+/// server.
+fn idle_reaper(shared: &std::sync::Weak<Shared>) {
+    let Some(tick) = shared
+        .upgrade()
+        .map(|s| IdleReaper::tick_interval(s.config.idle_timeout))
+    else {
+        return;
+    };
+    loop {
+        may::coroutine::sleep(tick);
+        let Some(shared) = shared.upgrade() else { return };
+        let idle_timeout = if shared.is_shutting_down() {
+            Duration::ZERO
+        } else {
+            shared.config.idle_timeout
+        };
+        shared.idle.tick(idle_timeout);
+    }
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
