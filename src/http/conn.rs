@@ -30,12 +30,10 @@ use crate::app::{Disconnected, EventSink, EventTransport, Output, PingStatus, Re
 use crate::error::Error;
 
 const INITIAL_READ_BUF: usize = 4096;
-/// Longest single wait in `fill`. may cannot always unlink the timer of a read that finished
-/// in time (never when it is the newest timer of its duration, as on a busy keep-alive
-/// connection), so the ~70-byte timer stays allocated until it would have fired: with one
-/// 60 s IDLE_TIMEOUT wait per request, a client sending 20k requests/s kept ~80 MB of dead
-/// timers. Waiting at most this long first, then for the rest, bounds that to one second's
-/// worth of requests, for one extra wake-up per idle period.
+/// Longest single timed wait in `fill` (partial heads and bodies; the wait between requests
+/// has no timer, see idle.rs). may cannot always unlink the timer of a read that finished in
+/// time, so the ~70-byte timer stays allocated until it would have fired; waiting at most this
+/// long first, then for the rest, bounds that garbage to one second's worth of reads.
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 const INCOMPLETE_HEAD: &str = "request head incomplete: the client closed the connection";
 const INCOMPLETE_BODY: &str = "request body incomplete: the client closed the connection";
