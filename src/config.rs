@@ -335,6 +335,8 @@ pub struct AgentConfig {
     pub system_prompt: Option<String>,
     /// `SESSION_DIR` (default `/tmp/strands/sessions`, the seed's).
     pub session_dir: std::path::PathBuf,
+    /// `SESSION_FSYNC` (default true): flush session writes to disk before they count as done.
+    pub session_fsync: bool,
     /// `WINDOW_SIZE` (default 20).
     pub window_size: usize,
     /// `MAX_CYCLES`: model calls per invocation (default unlimited, as Strands).
@@ -412,6 +414,7 @@ impl AgentConfig {
             session_dir: e
                 .get("SESSION_DIR")
                 .map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
+            session_fsync: e.flag("SESSION_FSYNC", true)?,
             window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
             max_cycles,
             structured_output_schema: e.get("STRUCTURED_OUTPUT_SCHEMA").map(Into::into),

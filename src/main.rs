@@ -117,7 +117,7 @@ fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
         .window_size(config.window_size)
         .max_cycles(config.max_cycles)
         .structured_output_max_attempts(config.structured_output_max_attempts)
-        .session_store(FileSessionStore::new(&config.session_dir))
+        .session_store(FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync))
         .session_lock_wait(config.session_lock_wait);
     if let Some(prompt) = &config.system_prompt {
         builder = builder.system_prompt(prompt.clone());

@@ -598,3 +598,27 @@ fn a_client_that_disconnects_leaves_a_loadable_session() {
     );
     assert_eq!(get(rig.bin.addr, "/ping").status, 200);
 }
+
+#[test]
+fn without_fsync_sessions_are_written_the_same() {
+    let durable = Rig::start(&[]);
+    let fast = Rig::start(&[("SESSION_FSYNC", "false")]);
+    for rig in [&durable, &fast] {
+        rig.mock.set_default(Reply::text("same bytes"));
+        assert_eq!(invoke(rig.bin.addr, json!({"query": "q", "session_id": "f"})).status, 200);
+    }
+    let mask = |v: Vec<Value>| {
+        v.into_iter()
+            .map(|mut m| {
+                m["created_at"] = json!(null);
+                m["updated_at"] = json!(null);
+                m["message"]["tracking_id"] = json!(null);
+                if m["message"]["metadata"].is_object() {
+                    m["message"]["metadata"]["metrics"] = json!(null);
+                }
+                m
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mask(durable.messages_on_disk("f")), mask(fast.messages_on_disk("f")));
+}

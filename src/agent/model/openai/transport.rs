@@ -23,7 +23,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use ureq::Timeout;
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
 };
@@ -74,8 +74,61 @@ pub fn agent(config: ureq::config::Config) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
         DefaultConnector::default().chain(LimitReads),
-        DefaultResolver::default(),
+        CachingResolver::default(),
     )
+}
+
+/// How long a resolved address is reused (getaddrinfo gives no TTL; a minute is what most
+/// client-side caches use).
+const RESOLVE_TTL: Duration = Duration::from_secs(60);
+
+/// ureq resolves the host on every request, pooled connection or not, and with a resolve
+/// timeout set it does so on a new thread each time (measured: one thread per invocation).
+/// IP-literal hosts need no lookup at all; names are remembered for [`RESOLVE_TTL`].
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: DefaultResolver,
+    cache: std::sync::Mutex<std::collections::HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let cached = self.cache.lock().ok().and_then(|cache| {
+            cache
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < RESOLVE_TTL)
+                .map(|(_, a)| a.clone())
+        });
+        if let Some(addrs) = cached {
+            return Ok(addrs);
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (Instant::now(), addrs.clone()));
+        }
+        Ok(addrs)
+    }
 }
 
 /// The last link of the connector chain: wraps whatever transport the default chain made
