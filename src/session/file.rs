@@ -20,10 +20,12 @@
 //! - `agent.json` missing while message files exist is an error, not a new agent.
 //! - `created_at` of `agent.json` is remembered from the restore instead of re-read on each write.
 
+use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,6 +54,40 @@ const MAX_JSON_DEPTH: usize = 512;
 pub struct FileSessionStore {
     root: PathBuf,
     durable: bool,
+    counts: Arc<MessageCounts>,
+}
+
+/// How many message files each session's `messages/` directory holds, for the sessions this
+/// process has read or written, when they are numbered densely from 0 (as Strands and we
+/// write them). Restoring a session then costs two `lstat`s instead of listing a directory
+/// that grows by two files every turn. Strands only ever adds `message_<count>.json`, so
+/// "that file does not exist and the one before it does" proves the count is still right;
+/// anything else (a gap, a file from another writer) falls back to listing.
+#[derive(Debug, Default)]
+struct MessageCounts(std::sync::Mutex<HashMap<PathBuf, u64>>);
+
+/// Sessions whose count is remembered; past it the memory is dropped (it is only a cache).
+const MAX_REMEMBERED_SESSIONS: usize = 10_000;
+
+impl MessageCounts {
+    fn get(&self, dir: &Path) -> Option<u64> {
+        self.0.lock().ok()?.get(dir).copied()
+    }
+
+    fn set(&self, dir: &Path, count: Option<u64>) {
+        let Ok(mut counts) = self.0.lock() else { return };
+        match count {
+            Some(count) => {
+                if counts.len() >= MAX_REMEMBERED_SESSIONS && !counts.contains_key(dir) {
+                    counts.clear();
+                }
+                counts.insert(dir.to_path_buf(), count);
+            }
+            None => {
+                counts.remove(dir);
+            }
+        }
+    }
 }
 
 /// Holds a session's writer lock (`flock` on `session_<id>/.agentcore.lock`) until dropped.
@@ -75,6 +111,7 @@ impl SessionLock {
 #[derive(Debug)]
 pub struct AgentSession {
     durable: bool,
+    counts: Arc<MessageCounts>,
     session_id: String,
     agent_id: String,
     agent_dir: PathBuf,
@@ -131,6 +168,7 @@ impl FileSessionStore {
         FileSessionStore {
             root: root.into(),
             durable: true,
+            counts: Arc::default(),
         }
     }
 
@@ -192,6 +230,7 @@ impl FileSessionStore {
         let agent_dir = dir.join("agents").join(format!("agent_{agent_id}"));
         Ok(AgentSession {
             durable: self.durable,
+            counts: Arc::clone(&self.counts),
             session_id: session_id.to_string(),
             agent_id: agent_id.to_string(),
             messages_dir: agent_dir.join("messages"),
@@ -385,13 +424,22 @@ impl AgentSession {
                 "the agent's messages directory is missing",
             ));
         }
-        let files = message_files(&self.messages_dir)?;
-        self.next_index = Some(files.last().map_or(0, |(n, _)| n + 1));
         let skip = usize::try_from(removed).unwrap_or(usize::MAX);
-        let mut messages = Vec::with_capacity(files.len().saturating_sub(skip));
-        for (_, path) in files.iter().skip(skip) {
-            messages.push(read_message(path)?);
-        }
+        let mut messages = match self.read_messages_after(skip) {
+            // A file gone from the remembered range (removed by hand): list the directory.
+            Err(Fail {
+                kind:
+                    SessionErrorKind::Io {
+                        kind: io::ErrorKind::NotFound,
+                        ..
+                    },
+                ..
+            }) if self.counts.get(&self.messages_dir).is_some() => {
+                self.counts.set(&self.messages_dir, None);
+                self.read_messages_after(skip)?
+            }
+            other => other?,
+        };
         fix_broken_tool_pairs(&mut messages);
         Ok(Some(RestoredAgent {
             messages,
@@ -399,6 +447,36 @@ impl AgentSession {
             conversation_manager_state: manager_state,
             internal_state,
         }))
+    }
+
+    /// Reads the messages after the first `skip` files and sets the next index.
+    fn read_messages_after(&mut self, skip: usize) -> Result<Vec<Message>, Fail> {
+        let (next_index, files) = self.message_files_after(skip)?;
+        self.next_index = Some(next_index);
+        files.iter().map(|path| read_message(path)).collect()
+    }
+
+    /// The next message index and the message files after the first `skip` (in order): from
+    /// the remembered count when it still holds (see [`MessageCounts`]), else by listing the
+    /// directory.
+    fn message_files_after(&self, skip: usize) -> Result<(u64, Vec<PathBuf>), Fail> {
+        let path_of = |n: u64| self.messages_dir.join(format!("message_{n}.json"));
+        if let Some(count) = self.counts.get(&self.messages_dir) {
+            let last_present = count == 0 || lstat(&path_of(count - 1))?.is_some_and(|m| m.is_file());
+            if last_present && lstat(&path_of(count))?.is_none() {
+                let first = u64::try_from(skip).unwrap_or(u64::MAX).min(count);
+                return Ok((count, (first..count).map(path_of).collect()));
+            }
+        }
+        let files = message_files(&self.messages_dir)?;
+        let dense = files.iter().enumerate().all(|(i, (n, _))| *n == i as u64);
+        self.counts
+            .set(&self.messages_dir, dense.then_some(files.len() as u64));
+        let next_index = files.last().map_or(0, |(n, _)| n + 1);
+        Ok((
+            next_index,
+            files.into_iter().skip(skip).map(|(_, path)| path).collect(),
+        ))
     }
 
     fn append_inner(&mut self, message: &Message) -> Result<(), Fail> {
@@ -412,6 +490,9 @@ impl AgentSession {
         let record = message_record(message, index, &now_iso()).map_err(|e| Fail::corrupt(&path, e))?;
         write_json(&path, &record, Replace::Never, self.durable)?;
         self.next_index = Some(index + 1);
+        // Still dense only if the remembered count was exactly this file's index.
+        let dense = self.counts.get(&self.messages_dir) == Some(index);
+        self.counts.set(&self.messages_dir, dense.then_some(index + 1));
         Ok(())
     }
 

@@ -731,7 +731,8 @@ impl Rendezvous {
         true
     }
 
-    /// Blocks until every caller with a higher `i` has finished, then records `i` as finished.
+    /// Blocks until the results of every caller with a higher `i` have been reported (seen
+    /// as events), so the report order is fixed whatever the thread scheduling.
     fn finish_after_higher(&self, i: i64, highest: i64) {
         let deadline = Instant::now() + WAIT;
         let mut state = self.state.lock().unwrap();
@@ -742,7 +743,11 @@ impl Rendezvous {
                 .unwrap()
                 .0;
         }
-        state.1.push(i);
+    }
+
+    /// Records that the result of caller `i` was reported.
+    fn reported(&self, i: i64) {
+        self.state.lock().unwrap().1.push(i);
         self.changed.notify_all();
     }
 }
@@ -781,7 +786,13 @@ fn tool_calls_run_concurrently_and_results_keep_strands_order() {
         panic!("tool bug")
     });
     let agent = builder(&mock).tool(slow).tool(panics).build().unwrap();
-    let (result, events) = invoke(&agent, "tools", "Go.");
+    let (result, events) = invoke_with(&agent, "tools", "Go.".into(), &AtomicBool::new(false), |event| {
+        if let AgentEvent::ToolResult { result, .. } = event
+            && let Some(i) = result.tool_use_id.strip_prefix('c').and_then(|i| i.parse().ok())
+        {
+            rendezvous.reported(i);
+        }
+    });
     assert_eq!(result.unwrap().text(), "All done.\n");
 
     let calls: Vec<&str> = events

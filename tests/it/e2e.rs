@@ -605,7 +605,10 @@ fn without_fsync_sessions_are_written_the_same() {
     let fast = Rig::start(&[("SESSION_FSYNC", "false")]);
     for rig in [&durable, &fast] {
         rig.mock.set_default(Reply::text("same bytes"));
-        assert_eq!(invoke(rig.bin.addr, json!({"query": "q", "session_id": "f"})).status, 200);
+        assert_eq!(
+            invoke(rig.bin.addr, json!({"query": "q", "session_id": "f"})).status,
+            200
+        );
     }
     let mask = |v: Vec<Value>| {
         v.into_iter()
@@ -620,5 +623,8 @@ fn without_fsync_sessions_are_written_the_same() {
             })
             .collect::<Vec<_>>()
     };
-    assert_eq!(mask(durable.messages_on_disk("f")), mask(fast.messages_on_disk("f")));
+    assert_eq!(
+        mask(durable.messages_on_disk("f")),
+        mask(fast.messages_on_disk("f"))
+    );
 }

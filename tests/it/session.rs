@@ -1167,3 +1167,45 @@ fn lock_excludes_another_process() {
         thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The store remembers how many message files a session has, so restoring a long session
+/// does not list its directory every turn; a file written by another writer (another
+/// process, Strands) or a gap must still be seen.
+#[test]
+fn remembered_message_counts_notice_other_writers_and_gaps() {
+    let root = TempDir::new("session-counts");
+    let ours = FileSessionStore::new(root.path());
+    let theirs = FileSessionStore::new(root.path()); // another process: its own memory
+    let initial = AgentSnapshot::new(json!({}), SlidingWindow::new(20).state());
+    let texts = |store: &FileSessionStore| -> Vec<String> {
+        let mut handle = store.open_agent("s", "default").unwrap();
+        let restored = handle
+            .restore(&initial)
+            .unwrap()
+            .map(|r| r.messages)
+            .unwrap_or_default();
+        restored.iter().map(|m| m.text_for_result()).collect()
+    };
+    let append = |store: &FileSessionStore, text: &str| {
+        let mut handle = store.open_agent("s", "default").unwrap();
+        handle.restore(&initial).unwrap();
+        handle.append_message(&Message::user_text(text)).unwrap();
+        handle.sync_agent(&initial).unwrap();
+    };
+    append(&ours, "one");
+    append(&ours, "two");
+    assert_eq!(texts(&ours), ["one\n", "two\n"]);
+    // Another writer appends: the remembered count no longer holds and is not used.
+    append(&theirs, "three");
+    assert_eq!(texts(&ours), ["one\n", "two\n", "three\n"]);
+    append(&ours, "four");
+    assert_eq!(texts(&theirs), ["one\n", "two\n", "three\n", "four\n"]);
+    assert_eq!(texts(&ours), ["one\n", "two\n", "three\n", "four\n"]);
+    // A gap (a file removed by hand): listing again, the next message goes after the last.
+    let messages = root.path().join("session_s/agents/agent_default/messages");
+    fs::remove_file(messages.join("message_1.json")).unwrap();
+    assert_eq!(texts(&ours), ["one\n", "three\n", "four\n"]);
+    append(&ours, "five");
+    assert!(messages.join("message_4.json").exists());
+    assert_eq!(texts(&ours), ["one\n", "three\n", "four\n", "five\n"]);
+}
