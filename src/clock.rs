@@ -130,5 +130,12 @@ mod tests {
             Civil::from_unix(951_782_400, 0).iso_micros_utc(),
             "2000-02-29T00:00:00+00:00"
         );
+        // Python: datetime.fromtimestamp(t, timezone.utc).isoformat()
+        let iso = |secs, micros| Civil::from_unix(secs, micros).iso_micros_utc();
+        assert_eq!(iso(1_795_562_642, 656_330), "2026-11-24T23:24:02.656330+00:00");
+        assert_eq!(iso(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(iso(951_782_400, 1), "2000-02-29T00:00:00.000001+00:00");
+        assert_eq!(iso(4_107_542_399, 999_999), "2100-02-28T23:59:59.999999+00:00");
+        assert_eq!(iso(1_709_208_000, 0), "2024-02-29T12:00:00+00:00");
     }
 }

@@ -31,7 +31,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::time::now_iso;
 use super::{
     AgentSnapshot, RestoredAgent, SessionError, SessionErrorKind, validate_agent_id, validate_session_id,
 };
@@ -518,6 +517,11 @@ impl AgentSession {
 }
 
 /// `message_<N>.json` files of a messages directory, sorted by N. A missing directory has none.
+/// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it (Strands' timestamps).
+fn now_iso() -> String {
+    crate::clock::Civil::now().iso_micros_utc()
+}
+
 /// Other names (temp files) are ignored; a `message_*.json` whose N is not an integer is corrupt
 /// (Strands fails on it too).
 fn message_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Fail> {

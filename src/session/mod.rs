@@ -14,7 +14,6 @@
 //! session: hold [`FileSessionStore::lock`] while opening, restoring and appending.
 
 pub mod file;
-mod time;
 
 use std::fmt;
 use std::io;
