@@ -12,12 +12,13 @@
 #      (plain `chroot` when already root and user namespaces are unavailable);
 #   5. GET /ping from outside with curl (200, Healthy);
 #   6. run `/agentcore-rt healthcheck` inside the root: exit 0; and against a dead port: exit 1;
-#   7. POST /invocations from outside: 200 with a JSON body;
+#   7. POST /invocations from outside: a whole agent turn against a small OpenAI-wire mock
+#      model on loopback (streamed chat-completion chunks), answered 200 with the model's text,
+#      and the Strands session files written under the root's /tmp/strands/sessions;
 #   8. SIGTERM: the server must exit 0 within its drain time.
 # Env: AGENTCORE_BIN (default target/x86_64-unknown-linux-musl/release/agentcore-rt; a binary
-# for another arch runs under qemu-<arch>-static, copied into the root, when installed);
-# MODEL_BASE_URL / OPENAI_API_KEY / MODEL_ID are passed through when set (the chroot shares
-# the host's network, so a mock model on 127.0.0.1 is reachable).
+# for another arch runs under qemu-<arch>-static, copied into the root, when installed).
+# The chroot shares the host's network, so the mock model on 127.0.0.1 is reachable.
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,11 +55,16 @@ esac
 scratch="$(mktemp -d /tmp/agentcore-scratch.XXXXXX)"
 log="$scratch.log"
 server_pid=""
+model_pid=""
 cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$scratch" "$log"
+    for pid in "$server_pid" "$model_pid"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill -KILL "$pid" 2>/dev/null || true
+            # Reaping it here keeps bash from printing the job's whole command line as "Killed".
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$scratch" "$log" "$scratch.model.log"
 }
 trap cleanup EXIT
 
@@ -106,11 +112,50 @@ free_port() {
 port="$(free_port)"
 dead_port="$(free_port)"
 
-# Only what a container runtime would set: the image's ENV plus pass-through model settings.
-server_env=(PORT="$port" HOST=127.0.0.1)
-for var in MODEL_BASE_URL OPENAI_API_KEY MODEL_ID; do
-    if [ -n "${!var:-}" ]; then server_env+=("$var=${!var}"); fi
-done
+# The model: the OpenAI chat-completions wire format, streamed as OpenAI streams it (role
+# chunk, content chunk, finish chunk, usage chunk, [DONE]); it echoes the last user text so the
+# answer proves the prompt made the whole trip.
+model_port="$(free_port)"
+python3 - "$model_port" >"$scratch.model.log" 2>&1 <<'PY' &
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Model(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if self.path != "/v1/chat/completions" or not body.get("stream"):
+            self.send_response(400)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        user = [m for m in body["messages"] if m["role"] == "user"][-1]
+        content = user["content"]
+        text = content if isinstance(content, str) else content[0]["text"]
+        base = {"id": "chatcmpl-smoke", "object": "chat.completion.chunk", "created": 0,
+                "model": body["model"]}
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {"content": "echo: " + text}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}},
+        ]
+        out = b"".join(b"data: " + json.dumps({**base, **c}).encode() + b"\n\n" for c in chunks)
+        out += b"data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Model).serve_forever()
+PY
+model_pid=$!
+
+# Only what a container runtime would set: the image's ENV plus the model settings.
+server_env=(PORT="$port" HOST=127.0.0.1 OPENAI_BASE_URL="http://127.0.0.1:$model_port/v1"
+    OPENAI_API_KEY=smoke-key MODEL_ID=smoke-model)
 
 # unshare and chroot exec in place, so $! is the server's own pid.
 env -i "${server_env[@]}" "${enter[@]}" "${run[@]}" >"$log" 2>&1 &
@@ -147,15 +192,27 @@ else
     step "healthcheck against a dead port: exit $? ($out)"
 fi
 
-payload='{"prompt":"hello from an empty root"}'
+payload='{"prompt":"hello from an empty root","session_id":"smoke"}'
 response="$(curl -sS -m 30 -w '\n%{http_code}' -H 'content-type: application/json' \
     --data-binary "$payload" "http://127.0.0.1:$port/invocations")" || fail "POST /invocations failed"
 status="${response##*$'\n'}"
 body="${response%$'\n'*}"
-[ "$status" = 200 ] || { cat "$log" >&2; fail "POST /invocations answered $status: $body"; }
-printf '%s' "$body" | python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null \
-    || fail "POST /invocations body is not JSON: $body"
+if [ "$status" != 200 ]; then
+    cat "$log" "$scratch.model.log" >&2
+    fail "POST /invocations answered $status: $body"
+fi
+printf '%s' "$body" | python3 -c '
+import json, sys
+assert json.load(sys.stdin) == {"response": "echo: hello from an empty root\n"}
+' 2>/dev/null || fail "POST /invocations body is not the model's answer: $body"
 step "POST /invocations: 200 $body"
+
+session="$scratch/tmp/strands/sessions/session_smoke"
+for file in session.json agents/agent_default/agent.json \
+    agents/agent_default/messages/message_0.json agents/agent_default/messages/message_1.json; do
+    [ -f "$session/$file" ] || fail "the session store did not write $file under the root's /tmp"
+done
+step "session written inside the root: $(cd "$session" && find . -name '*.json' | sort | tr '\n' ' ')"
 
 kill -TERM "$server_pid"
 deadline=$((SECONDS + 20))
