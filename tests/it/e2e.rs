@@ -2,14 +2,13 @@
 //! real wire format, real MCP servers, real sockets and clients, sessions on disk.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Gate, MockOpenAi, RecordedRequest, Reply};
 use crate::support::server::{Binary, Conn, eventually, get, post_json, request};
-use crate::support::{TempDir, peer_python, repo_root};
+use crate::support::{TempDir, peer_python, python_ws_client as ws, repo_root};
 
 const SYSTEM: &str = "You are a helpful assistant.";
 
@@ -42,29 +41,7 @@ impl Rig {
     }
 
     fn messages_on_disk(&self, id: &str) -> Vec<Value> {
-        let dir = self.session_dir(id).join("agents/agent_default/messages");
-        let mut files: Vec<(usize, PathBuf)> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.unwrap().path())
-            .filter_map(|p| {
-                let n = p
-                    .file_name()?
-                    .to_str()?
-                    .strip_prefix("message_")?
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()?;
-                Some((n, p))
-            })
-            .collect();
-        files.sort();
-        for (i, (n, _)) in files.iter().enumerate() {
-            assert_eq!(i, *n, "message indices are dense");
-        }
-        files
-            .iter()
-            .map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
+        crate::support::messages_on_disk(self.sessions.path(), id)
     }
 }
 
@@ -250,22 +227,6 @@ fn streams_events_over_sse() {
             .contains("bad request from provider"),
         "{last}"
     );
-}
-
-fn ws(addr: std::net::SocketAddr, steps: Value, headers: Value) -> Value {
-    let out = Command::new(peer_python())
-        .arg(repo_root().join("tests/peers/ws_client.py"))
-        .arg(format!("ws://{addr}/ws"))
-        .arg(steps.to_string())
-        .arg(headers.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ws client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Fault, MockOpenAi, RecordedRequest, Reply, ReplyBody};
 use crate::support::server::{Binary, Conn, Resp, eventually, get, post_json, request};
-use crate::support::{TempDir, peer_python, repo_root};
+use crate::support::{TempDir, messages_dir, messages_on_disk, peer_python, repo_root};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -146,37 +146,6 @@ fn ask(addr: SocketAddr, session: &str, query: &str) -> String {
         .unwrap()
         .trim_end_matches('\n')
         .to_string()
-}
-
-fn messages_dir(root: &Path, session: &str) -> PathBuf {
-    root.join(format!("session_{session}/agents/agent_default/messages"))
-}
-
-/// The stored message records of a session, in index order; indices must be dense.
-fn messages_on_disk(root: &Path, session: &str) -> Vec<Value> {
-    let dir = messages_dir(root, session);
-    let mut files: Vec<(usize, PathBuf)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter_map(|p| {
-            let n = p
-                .file_name()?
-                .to_str()?
-                .strip_prefix("message_")?
-                .strip_suffix(".json")?
-                .parse()
-                .ok()?;
-            Some((n, p))
-        })
-        .collect();
-    files.sort();
-    for (i, (n, p)) in files.iter().enumerate() {
-        assert_eq!(i, *n, "message indices are dense: {}", p.display());
-    }
-    files
-        .iter()
-        .map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
 }
 
 /// `(role, first text)` of every stored message.
@@ -343,6 +312,30 @@ fn write_mcp_config(dir: &Path, servers: Value) -> String {
     let path = dir.join("mcp.json");
     std::fs::write(&path, json!({ "mcpServers": servers }).to_string()).unwrap();
     path.display().to_string()
+}
+
+/// The binary with one stdio MCP server and the scripted model; the fields keep the temporary
+/// directories and the mock alive for the test.
+struct McpRig {
+    bin: Binary,
+    sessions: TempDir,
+    _config: TempDir,
+    _mock: MockOpenAi,
+}
+
+fn mcp_rig(test: &str, servers: Value) -> McpRig {
+    let config = TempDir::new(&format!("faults-{test}"));
+    let path = write_mcp_config(config.path(), servers);
+    let mock = MockOpenAi::start();
+    scripted_model(&mock);
+    let sessions = TempDir::new(&format!("faults-{test}-sessions"));
+    let bin = start_binary(&mock.base_url(), sessions.path(), &[("MCP_CONFIG", &path)]);
+    McpRig {
+        bin,
+        sessions,
+        _config: config,
+        _mock: mock,
+    }
 }
 
 /// True while the process exists and is not a zombie.
@@ -597,15 +590,11 @@ fn a_model_endpoint_that_refuses_connections_fails_fast_and_keeps_the_prompts() 
 
 #[test]
 fn an_mcp_server_crashing_mid_call_gives_an_error_result_and_is_restarted() {
-    let config = TempDir::new("faults-mcp-crash");
-    let path = write_mcp_config(
-        config.path(),
+    let rig = mcp_rig(
+        "mcp-crash",
         json!({"py": stdio_server("mcp_server.py", "stdio", json!({"tool_filters": {"allowed": ["pid", "crash"]}}))}),
     );
-    let mock = MockOpenAi::start();
-    scripted_model(&mock);
-    let sessions = TempDir::new("faults-mcp-crash-sessions");
-    let bin = start_binary(&mock.base_url(), sessions.path(), &[("MCP_CONFIG", &path)]);
+    let (bin, sessions) = (&rig.bin, &rig.sessions);
     let a = bin.addr;
     let pid = |answer: String| -> u32 { answer.strip_prefix("tool said: ").unwrap().parse().unwrap() };
     let first = pid(ask(a, "c", "call pid {}"));
@@ -626,15 +615,11 @@ fn an_mcp_server_crashing_mid_call_gives_an_error_result_and_is_restarted() {
 
 #[test]
 fn an_mcp_server_writing_garbage_mid_session_is_dropped_and_restarted() {
-    let config = TempDir::new("faults-mcp-babble");
-    let path = write_mcp_config(
-        config.path(),
+    let rig = mcp_rig(
+        "mcp-babble",
         json!({"babbler": stdio_server("faulty_mcp_server.py", "babble", json!({}))}),
     );
-    let mock = MockOpenAi::start();
-    scripted_model(&mock);
-    let sessions = TempDir::new("faults-mcp-babble-sessions");
-    let bin = start_binary(&mock.base_url(), sessions.path(), &[("MCP_CONFIG", &path)]);
+    let (bin, sessions) = (&rig.bin, &rig.sessions);
     let a = bin.addr;
     assert_eq!(
         ask(a, "g", r#"call echo {"text": "before"}"#),
@@ -745,15 +730,11 @@ fn mcp_servers_that_fail_start_up_stop_the_binary_unless_continue_on_error() {
 
 #[test]
 fn an_mcp_server_flooding_stderr_neither_blocks_nor_bloats_the_binary() {
-    let config = TempDir::new("faults-mcp-flood");
-    let path = write_mcp_config(
-        config.path(),
+    let rig = mcp_rig(
+        "mcp-flood",
         json!({"flooder": stdio_server("faulty_mcp_server.py", "flood", json!({}))}),
     );
-    let mock = MockOpenAi::start();
-    scripted_model(&mock);
-    let sessions = TempDir::new("faults-mcp-flood-sessions");
-    let bin = start_binary(&mock.base_url(), sessions.path(), &[("MCP_CONFIG", &path)]);
+    let bin = &rig.bin;
     let a = bin.addr;
     let started = Instant::now();
     let peak_before = proc_kb(bin.pid(), "VmHWM");

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::Duration;
 
 use agentcore_rt::App;
@@ -12,8 +11,8 @@ use agentcore_rt::config::ServerConfig;
 use agentcore_rt::http::Server;
 use serde_json::{Value, json};
 
+use crate::support::python_ws_client as drive;
 use crate::support::server::{Conn, get};
-use crate::support::{peer_python, repo_root};
 
 fn echo_server(config: ServerConfig) -> Server {
     agentcore_rt::log::set_min_level(None);
@@ -60,22 +59,6 @@ fn echo_server(config: ServerConfig) -> Server {
         Ok(())
     });
     app.bind("127.0.0.1:0".parse().unwrap()).unwrap()
-}
-
-fn drive(addr: SocketAddr, steps: Value, headers: Value) -> Value {
-    let out = Command::new(peer_python())
-        .arg(repo_root().join("tests/peers/ws_client.py"))
-        .arg(format!("ws://{addr}/ws"))
-        .arg(steps.to_string())
-        .arg(headers.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ws client failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

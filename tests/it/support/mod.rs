@@ -74,3 +74,57 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The directory of a session's default agent's message files under a session root.
+pub fn messages_dir(root: &std::path::Path, session: &str) -> PathBuf {
+    root.join(format!("session_{session}/agents/agent_default/messages"))
+}
+
+/// The stored message records of a session, in index order; indices must be dense.
+pub fn messages_on_disk(root: &std::path::Path, session: &str) -> Vec<serde_json::Value> {
+    let dir = messages_dir(root, session);
+    let mut files: Vec<(usize, PathBuf)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let n = p
+                .file_name()?
+                .to_str()?
+                .strip_prefix("message_")?
+                .strip_suffix(".json")?
+                .parse()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    files.sort();
+    for (i, (n, p)) in files.iter().enumerate() {
+        assert_eq!(i, *n, "message indices are dense: {}", p.display());
+    }
+    files
+        .iter()
+        .map(|(_, p)| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// Runs the Python `websockets` client (tests/peers/ws_client.py) against `addr`'s `/ws` with a
+/// script of steps and upgrade headers; returns what it observed.
+pub fn python_ws_client(
+    addr: std::net::SocketAddr,
+    steps: serde_json::Value,
+    headers: serde_json::Value,
+) -> serde_json::Value {
+    let out = std::process::Command::new(peer_python())
+        .arg(repo_root().join("tests/peers/ws_client.py"))
+        .arg(format!("ws://{addr}/ws"))
+        .arg(steps.to_string())
+        .arg(headers.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ws client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -244,16 +244,7 @@ impl StreamAssembler {
             }
         };
         let buffer = &mut self.tool_calls[slot];
-        let function = call.get("function");
-        let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
-        let name = function
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let arguments = function
-            .and_then(|f| f.get("arguments"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let (id, name, arguments) = tool_call_parts(call);
         // The first id and name win; later deltas only add argument text.
         if buffer.id.is_empty() {
             buffer.id = id.to_string();
@@ -328,16 +319,7 @@ pub fn parse_completion(
         .map(Vec::as_slice)
         .unwrap_or_default();
     for call in calls {
-        let function = call.get("function");
-        let id = call.get("id").and_then(Value::as_str).unwrap_or_default();
-        let name = function
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let arguments = function
-            .and_then(|f| f.get("arguments"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let (id, name, arguments) = tool_call_parts(call);
         if id.is_empty() || name.is_empty() {
             continue;
         }
@@ -426,6 +408,20 @@ fn excerpt(s: &str) -> String {
         Some((cut, _)) => format!("{}...", &s[..cut]),
         None => s.to_string(),
     }
+}
+
+/// `id`, `function.name` and `function.arguments` of an OpenAI tool call (or of one delta of
+/// it); a missing or non-string field is `""`.
+fn tool_call_parts(call: &Value) -> (&str, &str, &str) {
+    fn text(value: Option<&Value>) -> &str {
+        value.and_then(Value::as_str).unwrap_or_default()
+    }
+    let function = call.get("function");
+    (
+        text(call.get("id")),
+        text(function.and_then(|f| f.get("name"))),
+        text(function.and_then(|f| f.get("arguments"))),
+    )
 }
 
 #[cfg(test)]
