@@ -21,7 +21,7 @@
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
 #   WRK_THREADS=2 WRK_CONNS=64 WRK_DURATION=10 (seconds)
-#   WRK_ROUNDS=3           wrk rounds per server, alternating; median and best req/s reported
+#   WRK_ROUNDS=5           wrk rounds per server, alternating; median and best req/s reported
 #   BENCH_OUT=/tmp/agentcore-bench   JSON results and server logs land here
 #   AGENTCORE_BIN=target/x86_64-unknown-linux-musl/release/agentcore-rt
 #   SHARED_DIR=../shared   the reference harness (bench/run_bench.py, mock_llm.py, seed_app.py)
@@ -54,7 +54,7 @@ BENCH_RUNS="${BENCH_RUNS:-20}"
 WRK_THREADS="${WRK_THREADS:-2}"
 WRK_CONNS="${WRK_CONNS:-64}"
 WRK_DURATION="${WRK_DURATION:-10}"
-WRK_ROUNDS="${WRK_ROUNDS:-3}"
+WRK_ROUNDS="${WRK_ROUNDS:-5}"
 BENCH_OUT="${BENCH_OUT:-/tmp/agentcore-bench}"
 AGENTCORE_BIN="${AGENTCORE_BIN:-target/x86_64-unknown-linux-musl/release/agentcore-rt}"
 MINIHTTP_DIR="bench/minihttp-ping"
