@@ -516,12 +516,12 @@ impl AgentSession {
     }
 }
 
-/// `message_<N>.json` files of a messages directory, sorted by N. A missing directory has none.
 /// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it (Strands' timestamps).
 fn now_iso() -> String {
     crate::clock::Civil::now().iso_micros_utc()
 }
 
+/// `message_<N>.json` files of a messages directory, sorted by N. A missing directory has none.
 /// Other names (temp files) are ignored; a `message_*.json` whose N is not an integer is corrupt
 /// (Strands fails on it too).
 fn message_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Fail> {
