@@ -101,14 +101,7 @@ impl<'a> Vector<'a> {
     }
 
     fn request_headers(&self) -> Vec<(&str, &str)> {
-        self.request["headers"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str().expect("header value")))
-                    .collect()
-            })
-            .unwrap_or_default()
+        header_pairs(&self.request["headers"])
     }
 
     /// `body` as UTF-8, `body_hex` decoded, or `None` for `null`.
@@ -124,15 +117,20 @@ impl<'a> Vector<'a> {
     }
 
     fn headers_subset(&self) -> Vec<(&str, &str)> {
-        self.response["headers_subset"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str().expect("header value")))
-                    .collect()
-            })
-            .unwrap_or_default()
+        header_pairs(&self.response["headers_subset"])
     }
+}
+
+/// A recorded `{"name": "value"}` header object as pairs (none when absent).
+fn header_pairs(headers: &Value) -> Vec<(&str, &str)> {
+    headers
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str().expect("header value")))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]

@@ -50,13 +50,7 @@ fn invoke(addr: std::net::SocketAddr, payload: Value) -> crate::support::server:
 }
 
 fn last_user_text(req: &RecordedRequest) -> String {
-    let messages = req.json.as_ref().unwrap()["messages"].as_array().unwrap();
-    messages
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .map(|m| m["content"][0]["text"].as_str().unwrap().to_string())
-        .unwrap()
+    req.last_user_text().unwrap().to_string()
 }
 
 #[test]

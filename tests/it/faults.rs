@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Fault, MockOpenAi, RecordedRequest, Reply, ReplyBody};
 use crate::support::server::{Binary, Conn, Resp, eventually, get, post_json, request};
-use crate::support::{TempDir, messages_dir, messages_on_disk, peer_python, repo_root};
+use crate::support::{TempDir, alive, messages_dir, messages_on_disk, peer_python, repo_root};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -104,14 +104,7 @@ fn sse_events(resp: &Resp) -> Vec<Value> {
 }
 
 fn last_user_text(req: &RecordedRequest) -> String {
-    let messages = req.json.as_ref().unwrap()["messages"].as_array().unwrap();
-    messages
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"][0]["text"].as_str())
-        .unwrap_or_default()
-        .to_string()
+    req.last_user_text().unwrap_or_default().to_string()
 }
 
 /// A model that does what the user says: `call <tool> <json args>` makes it call that tool once
@@ -335,19 +328,6 @@ fn mcp_rig(test: &str, servers: Value) -> McpRig {
         sessions,
         _config: config,
         _mock: mock,
-    }
-}
-
-/// True while the process exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
     }
 }
 
@@ -803,6 +783,17 @@ fn an_mcp_server_flooding_stderr_neither_blocks_nor_bloats_the_binary() {
 
 // ---- 3. disk --------------------------------------------------------------------------------
 
+/// A disk failure answers 500 with the OS's error text and the path it happened on.
+fn assert_disk_error(r: &Resp, os_error: &str, path: &Path) {
+    assert_eq!(r.status, 500, "{}", r.text());
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains(os_error), "{error}");
+    assert!(
+        error.contains(&path.display().to_string()),
+        "names the path: {error}"
+    );
+}
+
 #[test]
 fn an_unusable_session_dir_is_a_clear_500_and_recovers_once_fixed() {
     let root = TempDir::new("faults-unwritable");
@@ -859,13 +850,7 @@ fn an_unusable_session_dir_is_a_clear_500_and_recovers_once_fixed() {
                 json!({"query": "new session", "session_id": "fresh"}),
             ] {
                 let r = invoke(bin.addr, &payload);
-                assert_eq!(r.status, 500, "{}", r.text());
-                let error = r.json()["error"].as_str().unwrap().to_string();
-                assert!(error.contains("Read-only file system"), "{error}");
-                assert!(
-                    error.contains(&sessions.display().to_string()),
-                    "names the path: {error}"
-                );
+                assert_disk_error(&r, "Read-only file system", &sessions);
             }
             assert_eq!(get(bin.addr, "/ping").status, 200);
             drop(mount);
@@ -887,13 +872,7 @@ fn an_unusable_session_dir_is_a_clear_500_and_recovers_once_fixed() {
         Err(why) => println!("skipped: immutable messages directory (chattr +i failed: {why})"),
         Ok(immutable) => {
             let r = invoke(bin.addr, &json!({"query": "while immutable", "session_id": "s"}));
-            assert_eq!(r.status, 500, "{}", r.text());
-            let error = r.json()["error"].as_str().unwrap().to_string();
-            assert!(error.contains("Operation not permitted"), "{error}");
-            assert!(
-                error.contains(&messages.display().to_string()),
-                "names the path: {error}"
-            );
+            assert_disk_error(&r, "Operation not permitted", &messages);
             assert_eq!(ask(bin.addr, "other", "unaffected"), "re: unaffected");
             drop(immutable);
             assert_eq!(ask(bin.addr, "s", "writable"), "re: writable");
@@ -937,13 +916,7 @@ fn a_full_disk_is_a_clear_500_leaves_no_torn_files_and_recovers() {
         }
     }
     let r = full.expect("the 64 KiB tmpfs never filled up");
-    assert_eq!(r.status, 500, "{}", r.text());
-    let error = r.json()["error"].as_str().unwrap().to_string();
-    assert!(error.contains("No space left on device"), "{error}");
-    assert!(
-        error.contains(&sessions.display().to_string()),
-        "names the path: {error}"
-    );
+    assert_disk_error(&r, "No space left on device", &sessions);
     assert_eq!(get(bin.addr, "/ping").status, 200);
     let temps = assert_json_files_parse(&sessions, &[]);
     assert!(temps.is_empty(), "temp files left on the full disk: {temps:?}");

@@ -47,16 +47,7 @@ struct Rig {
 }
 
 fn last_user_text(req: &RecordedRequest) -> String {
-    let Some(messages) = req.json.as_ref().and_then(|j| j["messages"].as_array()) else {
-        return String::new();
-    };
-    messages
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"][0]["text"].as_str())
-        .unwrap_or_default()
-        .to_string()
+    req.last_user_text().unwrap_or_default().to_string()
 }
 
 impl Rig {

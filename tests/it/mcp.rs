@@ -15,7 +15,7 @@ use agentcore_rt::agent::tools::mcp::{McpConfig, McpStartError, McpToolProvider}
 use agentcore_rt::agent::tools::{Tool, ToolContext, ToolProvider};
 use serde_json::{Value, json};
 
-use crate::support::{TempDir, node_modules, peer_python, repo_root, shared_json};
+use crate::support::{TempDir, alive, node_modules, peer_python, repo_root, shared_json};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -133,19 +133,6 @@ fn text_of(result: &ToolResult) -> String {
 
 fn pid_of(tools: &[Arc<dyn Tool>]) -> u32 {
     text_of(&call(tools, "pid", json!({}))).parse().unwrap()
-}
-
-/// True while the process exists and is not a zombie (PID 1 here may not reap orphans).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
-    }
 }
 
 fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {

@@ -57,6 +57,16 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// The text of the last user message's first block, when the body has one.
+    pub fn last_user_text(&self) -> Option<&str> {
+        self.json.as_ref()?["messages"]
+            .as_array()?
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")?["content"][0]["text"]
+            .as_str()
+    }
+
     /// First value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
@@ -435,24 +445,21 @@ impl Reply {
 
     /// Sets the usage.
     pub fn with_usage(self, prompt: u64, completion: u64) -> Self {
-        self.map_completion(|c| {
-            c.usage = Some(MockUsage {
-                prompt,
-                completion,
-                cached: 0,
-                details: true,
-            })
-        })
+        self.usage(prompt, completion, true)
     }
 
     /// Sets the usage, sent without the `*_tokens_details` objects (as in Strands' recordings).
     pub fn with_plain_usage(self, prompt: u64, completion: u64) -> Self {
+        self.usage(prompt, completion, false)
+    }
+
+    fn usage(self, prompt: u64, completion: u64, details: bool) -> Self {
         self.map_completion(|c| {
             c.usage = Some(MockUsage {
                 prompt,
                 completion,
                 cached: 0,
-                details: false,
+                details,
             })
         })
     }

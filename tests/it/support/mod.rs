@@ -128,3 +128,16 @@ pub fn python_ws_client(
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// True while the process exists and is not a zombie (PID 1 here may not reap orphans).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}

@@ -76,10 +76,7 @@ impl ErrorDetails {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| raw.trim().to_string());
-        let code = error
-            .and_then(|e| e.get("code"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let code = error_code(error);
         ErrorDetails {
             message: shorten(&message),
             code,
@@ -99,10 +96,7 @@ impl ErrorDetails {
         }
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| "An error occurred during streaming".to_string());
-        let code = error
-            .and_then(|e| e.get("code"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let code = error_code(error);
         ErrorDetails {
             message: shorten(&message),
             code,
@@ -271,6 +265,14 @@ fn shorten(s: &str) -> String {
         Some((cut, _)) => format!("{}...", &s[..cut]),
         None => s.to_string(),
     }
+}
+
+/// OpenAI's `error.code` (`"context_length_exceeded"`, ...), when it is a string.
+fn error_code(error: Option<&Value>) -> Option<String> {
+    error
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 #[cfg(test)]
