@@ -331,7 +331,7 @@ mod tests {
 pub struct AgentConfig {
     /// The model endpoint; `None` when neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` is set
     /// (the server still starts, and invocations answer an error naming them).
-    pub model: Option<crate::agent::model::openai::OpenAiConfig>,
+    pub model: Option<crate::model::openai::OpenAiConfig>,
     /// `SYSTEM_PROMPT`.
     pub system_prompt: Option<String>,
     /// `SESSION_DIR` (default `/tmp/strands/sessions`, the seed's).
@@ -356,7 +356,7 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// Reads the agent settings from the environment through `env`.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<AgentConfig, ConfigError> {
-        use crate::agent::model::openai::OpenAiConfig;
+        use crate::model::openai::OpenAiConfig;
         let e = EnvReader(env);
         let api_key = e.get("OPENAI_API_KEY");
         // MODEL_BASE_URL is what the Python seed app reads; accept it too.

@@ -24,10 +24,15 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
-pub mod log;
+pub mod logging;
+pub mod model;
 pub mod pyjson;
 pub mod session;
 pub mod sse;
+pub mod structured;
+mod sync;
+pub mod tools;
+pub mod types;
 
 pub use app::{App, RequestContext};
 pub use error::Error;

@@ -8,13 +8,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
-use agentcore_rt::agent::model::openai::OpenAiModel;
-use agentcore_rt::agent::structured::OutputSchema;
-use agentcore_rt::agent::tools::mcp::{McpToolProvider, load_config};
 use agentcore_rt::app::agent_entrypoint;
 use agentcore_rt::config::{AgentConfig, ServerConfig};
+use agentcore_rt::model::openai::OpenAiModel;
 use agentcore_rt::session::FileSessionStore;
-use agentcore_rt::{App, log};
+use agentcore_rt::structured::OutputSchema;
+use agentcore_rt::tools::mcp::{McpToolProvider, load_config};
+use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
 agentcore-rt: an AWS Bedrock AgentCore-compatible agent runtime

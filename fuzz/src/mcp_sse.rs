@@ -13,10 +13,10 @@
 //!   model's serde round trip; images it emits hold canonical base64 that decodes.
 //! - base64: `decode(encode(x)) == x`; a successful decode re-encodes to what decodes the same.
 
-use agentcore_rt::agent::message::{MediaSource, ToolResult, ToolResultContent, ToolStatus};
-use agentcore_rt::agent::tools::mcp::content::{b64_decode, b64_encode, map_call_result};
-use agentcore_rt::agent::tools::mcp::jsonrpc::{self, Incoming};
 use agentcore_rt::sse::{SseError, SseEvent, SseParser};
+use agentcore_rt::tools::mcp::content::{b64_decode, b64_encode, map_call_result};
+use agentcore_rt::tools::mcp::jsonrpc::{self, Incoming};
+use agentcore_rt::types::{MediaSource, ToolResult, ToolResultContent, ToolStatus};
 use serde_json::{Value, json};
 
 use super::common::{Input, chunkings, from_text, has_line_longer_than, json, json_unbounded};

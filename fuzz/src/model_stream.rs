@@ -15,13 +15,11 @@
 //! - `parse_completion`, on the payload and on every event that is JSON: never panics, events
 //!   match the message.
 
-use agentcore_rt::agent::message::{ContentBlock, Message};
-use agentcore_rt::agent::model::openai::MAX_SSE_LINE_BYTES;
-use agentcore_rt::agent::model::openai::stream::{
-    Assembled, StreamAssembler, parse_arguments, parse_completion,
-};
-use agentcore_rt::agent::model::{ModelError, ModelStreamEvent, StopReason};
+use agentcore_rt::model::openai::MAX_SSE_LINE_BYTES;
+use agentcore_rt::model::openai::stream::{Assembled, StreamAssembler, parse_arguments, parse_completion};
+use agentcore_rt::model::{ModelError, ModelStreamEvent, StopReason};
 use agentcore_rt::sse::{SseError, SseParser};
+use agentcore_rt::types::{ContentBlock, Message};
 use serde_json::Value;
 
 use super::common::{Input, chunkings, from_text, has_line_longer_than, json};

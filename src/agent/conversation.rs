@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use crate::agent::message::{ContentBlock, Message, Role, ToolResult, ToolResultContent};
+use crate::types::{ContentBlock, Message, Role, ToolResult, ToolResultContent};
 
 /// The text of the error result Strands synthesises for a tool call that has no result.
 pub const INTERRUPTED_TOOL_TEXT: &str = "Tool was interrupted.";

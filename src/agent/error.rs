@@ -3,9 +3,9 @@
 use std::fmt;
 
 use crate::agent::conversation::UnableToTrim;
-use crate::agent::model::ModelError;
-use crate::agent::tools::ToolError;
+use crate::model::ModelError;
 use crate::session::{SessionError, SessionErrorKind};
+use crate::tools::ToolError;
 
 /// Strands' `MaxTokensReachedException` text (1.62).
 pub const MAX_TOKENS_TEXT: &str = "Model stopped generating due to maximum token limit. \

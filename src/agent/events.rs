@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::agent::message::{ToolResult, ToolStatus, ToolUse};
+use crate::types::{ToolResult, ToolStatus, ToolUse};
 
 /// One progress event of [`crate::agent::Agent::invoke`], in the order things happen: text and
 /// reasoning deltas while a model call streams, then each complete tool call before any of its
@@ -81,7 +81,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::agent::message::ToolResultContent;
+    use crate::types::ToolResultContent;
 
     #[test]
     fn json_schema_of_each_event() {

@@ -33,25 +33,25 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::agent::conversation::{SlidingWindow, interrupted_results_for};
+use crate::agent::conversation::{SlidingWindow, fix_broken_tool_pairs, interrupted_results_for};
 use crate::agent::error::AgentError;
 use crate::agent::events::AgentEvent;
-use crate::agent::memory::{MemorySession, MemoryStore};
-use crate::agent::message::{ContentBlock, Message, MessageMetadata, Role, ToolResult, ToolUse, Usage};
-use crate::agent::model::{ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, ToolChoice};
-use crate::agent::structured::{FORCE_PROMPT, OutputSchema};
-use crate::agent::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolRegistry, ToolSpec};
+use crate::model::{ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, ToolChoice};
+use crate::session::memory::{MemorySession, MemoryStore};
 use crate::session::{
     AgentSession, AgentSnapshot, DEFAULT_AGENT_ID, FileSessionStore, RestoredAgent, SessionError,
     SessionErrorKind, SessionLock, validate_agent_id, validate_session_id,
 };
+use crate::structured::{FORCE_PROMPT, OutputSchema};
+use crate::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolRegistry, ToolSpec};
+use crate::types::CancelToken;
+use crate::types::{ContentBlock, Message, MessageMetadata, Role, ToolResult, ToolUse, Usage};
 
 /// The error text a tool call gets when the invocation is cancelled before it runs (Strands').
 const TOOL_CANCELLED_TEXT: &str = "Tool execution cancelled";
@@ -157,10 +157,10 @@ enum Store {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use std::sync::atomic::AtomicBool;
 ///
-/// use agentcore_rt::agent::model::openai::{OpenAiConfig, OpenAiModel};
+/// use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
 /// use agentcore_rt::agent::{Agent, AgentEvent, Prompt};
+/// use agentcore_rt::types::CancelToken;
 /// use agentcore_rt::session::FileSessionStore;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -172,7 +172,7 @@ enum Store {
 ///     .system_prompt("You are a helpful assistant.")
 ///     .session_store(FileSessionStore::new("/tmp/strands/sessions"))
 ///     .build()?;
-/// let cancel = AtomicBool::new(false);
+/// let cancel = CancelToken::new();
 /// let result = agent.invoke("user-1", Prompt::from("Say hello."), &cancel, &mut |event: AgentEvent<'_>| {
 ///     println!("data: {}", event.to_json());
 /// })?;
@@ -272,12 +272,12 @@ impl Agent {
         &self,
         session_id: &str,
         prompt: Prompt,
-        cancel: &AtomicBool,
+        cancel: &CancelToken,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
         validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
         let prompt = prompt.into_message()?;
-        if cancel.load(Ordering::Relaxed) {
+        if cancel.is_cancelled() {
             return Err(AgentError::Cancelled);
         }
         let tools = ToolLease::acquire(self, session_id)?;
@@ -298,7 +298,10 @@ impl Agent {
                             },
                         )
                     })?;
-                (restored.snapshot(), restored.messages)
+                let snapshot = restored.snapshot();
+                let mut messages = restored.messages;
+                fix_broken_tool_pairs(&mut messages);
+                (snapshot, messages)
             }
             None => (initial, Vec::new()),
         };
@@ -323,7 +326,7 @@ impl Agent {
             (Ok(_), Err(e)) => Err(e),
             (Err(e), Ok(())) => Err(e),
             (Err(e), Err(close_error)) => {
-                crate::log::warn("could not save the session after a failed invocation")
+                crate::logging::warn("could not save the session after a failed invocation")
                     .str("session_id", session_id)
                     .str("error", &close_error.to_string())
                     .emit();
@@ -566,7 +569,7 @@ struct Run<'a> {
     tools: &'a ToolRegistry,
     /// The registry's specs, in registration order.
     specs: Vec<ToolSpec>,
-    cancel: &'a AtomicBool,
+    cancel: &'a CancelToken,
     usage: Usage,
     model_calls: usize,
 }
@@ -584,7 +587,7 @@ struct Batch {
 
 impl Run<'_> {
     fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 
     /// Appends a message and persists it, then syncs `agent.json` (Strands' MessageAdded hook).
@@ -722,7 +725,7 @@ impl Run<'_> {
         &self,
         forced: bool,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
-    ) -> Result<crate::agent::model::ModelResponse, ModelError> {
+    ) -> Result<crate::model::ModelResponse, ModelError> {
         let schema = self.agent.structured_output.as_ref();
         let (specs, choice) = match schema {
             // Forced: the output tool alone, so a provider that ignores tool_choice still has
@@ -744,11 +747,13 @@ impl Run<'_> {
             tools: &specs,
             tool_choice: choice.as_ref(),
         };
-        self.agent.model.converse(&request, &mut |event| match event {
-            ModelStreamEvent::TextDelta(delta) => on_event(AgentEvent::TextDelta(delta)),
-            ModelStreamEvent::ReasoningDelta(delta) => on_event(AgentEvent::ReasoningDelta(delta)),
-            _ => {}
-        })
+        self.agent
+            .model
+            .converse(&request, self.cancel, &mut |event| match event {
+                ModelStreamEvent::TextDelta(delta) => on_event(AgentEvent::TextDelta(delta)),
+                ModelStreamEvent::ReasoningDelta(delta) => on_event(AgentEvent::ReasoningDelta(delta)),
+                _ => {}
+            })
     }
 
     /// Strands' answer to tool calls that a cancellation stopped before they ran.
@@ -798,7 +803,7 @@ impl Run<'_> {
             .collect();
         let context = ToolContext {
             session_id: self.session_id,
-            cancelled: self.cancel,
+            cancel: self.cancel,
         };
         let outcomes = execute(&runnable, &jobs, &context, on_event);
 
@@ -943,7 +948,7 @@ fn result_text(result: &ToolResult) -> String {
         .content
         .iter()
         .filter_map(|item| match item {
-            crate::agent::message::ToolResultContent::Text(text) => Some(text.as_str()),
+            crate::types::ToolResultContent::Text(text) => Some(text.as_str()),
             _ => None,
         })
         .collect::<Vec<_>>()

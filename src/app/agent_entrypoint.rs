@@ -18,14 +18,14 @@
 //!   since a stream's own status is already 200 when the failure happens).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde_json::{Map, Value, json};
 
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
-use crate::agent::model::ModelError;
 use crate::agent::{Agent, AgentError, AgentEvent, AgentResult, Prompt};
 use crate::error::Error;
+use crate::model::ModelError;
+use crate::types::CancelToken;
 
 /// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
 /// `session_` takes 8 of them; 200 leaves room and matches what the issue asks).
@@ -45,7 +45,7 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
         if request.stream || accepts_only_event_stream(ctx) {
             let ctx = ctx.clone();
             return Ok(Output::stream(move |sink| {
-                run_streaming(&agent, request, ctx.cancellation_flag(), sink);
+                run_streaming(&agent, request, ctx.cancel_token(), sink);
                 Ok(())
             }));
         }
@@ -53,7 +53,7 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
             .invoke(
                 &request.session_id,
                 request.prompt,
-                ctx.cancellation_flag(),
+                ctx.cancel_token(),
                 &mut |_| {},
             )
             .map_err(|e| agent_error(&e))?;
@@ -180,7 +180,7 @@ fn error_event(error: &Error) -> Value {
 }
 
 /// Runs the agent, forwarding its events to `sink`, then the final (or error) event.
-fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &AtomicBool, sink: &mut EventSink<'_>) {
+fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sink: &mut EventSink<'_>) {
     let session_id = request.session_id.clone();
     let outcome = agent.invoke(
         &request.session_id,
@@ -194,7 +194,7 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &AtomicBool, sink
     let last = match outcome {
         Ok(result) => final_event(&result, &session_id),
         Err(e) => {
-            crate::log::warn("invocation failed")
+            crate::logging::warn("invocation failed")
                 .str("sessionId", &session_id)
                 .str("error", &e.to_string())
                 .emit();
@@ -232,9 +232,9 @@ fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestC
                 continue;
             }
         };
-        let cancel = Arc::clone(ctx.cancellation_flag());
+        let cancel = ctx.cancel_token().clone();
         let mut events = WsEvents(ws);
-        let mut sink = EventSink::new(&mut events, Arc::clone(&cancel));
+        let mut sink = EventSink::new(&mut events, cancel.clone());
         run_streaming(agent, request, &cancel, &mut sink);
         if ctx.is_cancelled() {
             break;

@@ -1,8 +1,7 @@
 //! `RequestContext`: what a handler learns about the request, built from its headers exactly as
 //! the Python SDK builds it (`../shared/spec/agentcore-runtime.md` §c).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::types::CancelToken;
 
 /// Session header AgentCore sets on every invocation of a runtime session.
 pub const SESSION_HEADER: &str = "x-amzn-bedrock-agentcore-runtime-session-id";
@@ -153,7 +152,7 @@ pub struct RequestContext {
     /// `OAuth2CallbackUrl`.
     pub oauth2_callback_url: Option<String>,
     headers: Vec<(String, String)>,
-    cancelled: Arc<AtomicBool>,
+    cancel: CancelToken,
 }
 
 impl RequestContext {
@@ -193,7 +192,7 @@ impl RequestContext {
             workload_access_token,
             oauth2_callback_url: first(OAUTH2_CALLBACK_URL_HEADER).filter(|v| !v.is_empty()),
             headers: all,
-            cancelled: Arc::new(AtomicBool::new(false)),
+            cancel: CancelToken::new(),
         }
     }
 
@@ -230,17 +229,18 @@ impl RequestContext {
     /// True once the client has gone away or the server is shutting down; long handlers should
     /// check it and stop early.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 
-    /// The shared flag behind `is_cancelled` (e.g. to hand to tools).
-    pub fn cancellation_flag(&self) -> &Arc<AtomicBool> {
-        &self.cancelled
+    /// The token behind `is_cancelled`, to hand to the work the handler starts (the agent, a
+    /// model call, tools), so that it stops when the client leaves.
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
     }
 
     /// Marks the request cancelled.
     pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Relaxed);
+        self.cancel.cancel();
     }
 }
 

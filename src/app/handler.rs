@@ -5,12 +5,11 @@
 //! by the HTTP layer (SSE chunks, WebSocket frames), which this module knows nothing about.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::types::CancelToken;
 
 /// What an entrypoint produces.
 pub enum Output {
@@ -122,13 +121,13 @@ pub trait EventTransport: Send {
 /// A stream of JSON events to one client.
 pub struct EventSink<'a> {
     transport: &'a mut dyn EventTransport,
-    cancelled: Arc<AtomicBool>,
+    cancel: CancelToken,
 }
 
 impl<'a> EventSink<'a> {
-    /// A sink over `transport`; `cancelled` is set when sending fails.
-    pub fn new(transport: &'a mut dyn EventTransport, cancelled: Arc<AtomicBool>) -> EventSink<'a> {
-        EventSink { transport, cancelled }
+    /// A sink over `transport`; `cancel` fires when sending fails (the client is gone).
+    pub fn new(transport: &'a mut dyn EventTransport, cancel: CancelToken) -> EventSink<'a> {
+        EventSink { transport, cancel }
     }
 
     /// Sends one event, serialized as Python's `json.dumps` would (`", "`/`": "`, raw UTF-8).
@@ -145,14 +144,14 @@ impl<'a> EventSink<'a> {
     pub fn send_serialized(&mut self, json: Vec<u8>) -> Result<(), Disconnected> {
         let sent = self.transport.send_json(json);
         if sent.is_err() {
-            self.cancelled.store(true, Ordering::Relaxed);
+            self.cancel.cancel();
         }
         sent
     }
 
     /// True once the client is gone.
     pub fn is_closed(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 }
 

@@ -172,13 +172,14 @@ impl App {
                 let custom = || match catch_unwind(AssertUnwindSafe(|| handler())) {
                     Ok(Ok(status)) => Some(status),
                     Ok(Err(e)) => {
-                        crate::log::warn("Custom ping handler failed, falling back to automatic")
+                        crate::logging::warn("Custom ping handler failed, falling back to automatic")
                             .str("error", e.message())
                             .emit();
                         None
                     }
                     Err(_) => {
-                        crate::log::warn("Custom ping handler panicked, falling back to automatic").emit();
+                        crate::logging::warn("Custom ping handler panicked, falling back to automatic")
+                            .emit();
                         None
                     }
                 };
@@ -218,7 +219,7 @@ impl App {
             Ok(result) => result,
             Err(panic) => {
                 let what = panic_message(&panic);
-                crate::log::error("Handler panicked")
+                crate::logging::error("Handler panicked")
                     .str("requestId", &ctx.request_id)
                     .opt_str("sessionId", ctx.session_id.as_deref())
                     .str("panic", &what)

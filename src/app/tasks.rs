@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::sync::lock;
 use serde_json::{Value, json};
 
 /// The health status `/ping` reports.
@@ -107,7 +108,7 @@ impl Tasks {
         );
         self.0.active.store(tasks.len(), Ordering::Release);
         drop(tasks);
-        crate::log::info("Async task started")
+        crate::logging::info("Async task started")
             .str("task", name)
             .num("taskId", id)
             .emit();
@@ -122,7 +123,7 @@ impl Tasks {
         drop(tasks);
         match removed {
             Some(info) => {
-                crate::log::info("Async task completed")
+                crate::logging::info("Async task completed")
                     .str("task", &info.name)
                     .num("taskId", id)
                     .float("durationS", info.started.elapsed().as_secs_f64())
@@ -130,7 +131,7 @@ impl Tasks {
                 true
             }
             None => {
-                crate::log::warn("Attempted to complete unknown task ID")
+                crate::logging::warn("Attempted to complete unknown task ID")
                     .num("taskId", id)
                     .emit();
                 false
@@ -226,11 +227,6 @@ impl Drop for TaskGuard {
     fn drop(&mut self) {
         self.tasks.complete_async_task(self.id);
     }
-}
-
-/// Locks, recovering from poisoning: the data here stays consistent even if a holder panicked.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 const SEEN_TIME_MASK: u64 = (1 << 62) - 1;

@@ -13,7 +13,6 @@
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use may::net::TcpStream;
@@ -28,6 +27,7 @@ use super::server::Shared;
 use super::ws;
 use crate::app::{Disconnected, EventSink, EventTransport, Output, PingStatus, RequestContext, Response};
 use crate::error::Error;
+use crate::types::CancelToken;
 
 const INITIAL_READ_BUF: usize = 4096;
 /// Longest single timed wait in `fill` (partial heads and bodies; the wait between requests
@@ -249,7 +249,7 @@ impl Conn {
         }
         self.start += head.len;
         if let Some(started) = started {
-            crate::log::info("request")
+            crate::logging::info("request")
                 .str("method", if is_head { "HEAD" } else { "GET" })
                 .str("path", "/ping")
                 .num("status", 200)
@@ -560,7 +560,7 @@ impl Conn {
         ctx.cancel();
         // Wake a producer blocked on the window; it sees the cancellation and stops.
         permits.post();
-        crate::log::info("client disconnected during stream")
+        crate::logging::info("client disconnected during stream")
             .str("requestId", &ctx.request_id)
             .opt_str("sessionId", ctx.session_id.as_deref())
             .emit();
@@ -644,7 +644,7 @@ impl Conn {
             Err(_) => return Next::Close,
         };
         let code = ws::run(stream, leftover, ctx.clone(), Arc::clone(&self.shared));
-        crate::log::info("request")
+        crate::logging::info("request")
             .str("method", "GET")
             .str("path", &req.path)
             .num("status", 101)
@@ -902,7 +902,7 @@ impl Conn {
         if req.path == "/ping" && status == 200 && !self.shared.config.log_pings {
             return;
         }
-        let line = crate::log::info("request")
+        let line = crate::logging::info("request")
             .str("method", req.method_str())
             .str("path", &req.path)
             .num("status", status)
@@ -918,11 +918,11 @@ impl Conn {
 
     fn log_failure(&self, req: &Request, ctx: &RequestContext, err: &Error) {
         let level = if err.status() >= 500 {
-            crate::log::Level::Error
+            crate::logging::Level::Error
         } else {
-            crate::log::Level::Warn
+            crate::logging::Level::Warn
         };
-        crate::log::Line::new(level, "request")
+        crate::logging::Line::new(level, "request")
             .str("method", req.method_str())
             .str("path", &req.path)
             .num("status", err.status())
@@ -935,7 +935,7 @@ impl Conn {
     }
 
     fn log_bare(&self, status: u16, message: &str) {
-        crate::log::warn(message).num("status", status).emit();
+        crate::logging::warn(message).num("status", status).emit();
     }
 }
 
@@ -1042,10 +1042,10 @@ fn run_invocation(
             let mut transport = SseTransport {
                 tx,
                 permits,
-                cancelled: ctx.cancellation_flag(),
+                cancel: ctx.cancel_token(),
             };
             let outcome = {
-                let mut sink = EventSink::new(&mut transport, Arc::clone(ctx.cancellation_flag()));
+                let mut sink = EventSink::new(&mut transport, ctx.cancel_token().clone());
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(&mut sink)))
             };
             let failure = match outcome {
@@ -1054,7 +1054,7 @@ fn run_invocation(
                 Err(_) => Some(Error::new("stream handler panicked").with_type("Panic")),
             };
             if let Some(err) = failure {
-                crate::log::error("Error in streaming")
+                crate::logging::error("Error in streaming")
                     .str("requestId", &ctx.request_id)
                     .opt_str("sessionId", ctx.session_id.as_deref())
                     .str("errorType", err.error_type())
@@ -1074,16 +1074,16 @@ fn run_invocation(
 struct SseTransport<'a> {
     tx: &'a mpsc::Sender<Reply>,
     permits: &'a Semphore,
-    cancelled: &'a AtomicBool,
+    cancel: &'a CancelToken,
 }
 
 impl EventTransport for SseTransport<'_> {
     fn send_json(&mut self, json: Vec<u8>) -> Result<(), Disconnected> {
-        if self.cancelled.load(Ordering::Relaxed) {
+        if self.cancel.is_cancelled() {
             return Err(Disconnected);
         }
         self.permits.wait();
-        if self.cancelled.load(Ordering::Relaxed) {
+        if self.cancel.is_cancelled() {
             return Err(Disconnected);
         }
         let mut event = Vec::with_capacity(json.len() + 8);

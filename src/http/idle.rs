@@ -7,10 +7,11 @@
 //! per server shuts down, once per tick, every connection that has been waiting longer than
 //! `IDLE_TIMEOUT`. Partial heads and bodies still use per-read timeouts: they are rare.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::os::unix::io::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `idle_since` value of a connection that is not waiting for a request.
@@ -118,8 +119,4 @@ fn shutdown(fd: RawFd) {
     unsafe {
         libc::shutdown(fd, libc::SHUT_RDWR);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

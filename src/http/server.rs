@@ -93,7 +93,7 @@ impl Server {
         if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
             return;
         }
-        crate::log::info("shutting down: draining in-flight requests")
+        crate::logging::info("shutting down: draining in-flight requests")
             .num("inFlight", self.shared.busy.load(Ordering::Acquire) as u64)
             .emit();
         // Wake the accept loop, which is parked in accept().
@@ -127,15 +127,15 @@ impl Server {
         }
         let left = self.shared.busy.load(Ordering::Acquire);
         if left > 0 {
-            crate::log::warn("drain timeout: abandoning in-flight requests")
+            crate::logging::warn("drain timeout: abandoning in-flight requests")
                 .num("inFlight", left as u64)
                 .emit();
         }
         self.shared.pool.stop();
         self.shared.ws_pool.stop();
         self.shared.app.run_shutdown_hooks();
-        crate::log::info("stopped").emit();
-        crate::log::flush();
+        crate::logging::info("stopped").emit();
+        crate::logging::flush();
     }
 
     /// Calls `shutdown` on the first SIGTERM or SIGINT (a second one exits at once).
@@ -155,8 +155,8 @@ impl Server {
                     server.shutdown();
                 }
                 if read_end.read(&mut byte).is_ok() {
-                    crate::log::warn("second signal: exiting now").emit();
-                    crate::log::flush();
+                    crate::logging::warn("second signal: exiting now").emit();
+                    crate::logging::flush();
                     std::process::exit(130);
                 }
             })?;
@@ -193,7 +193,7 @@ impl App {
         may::go!(move || accept_loop(&listener, &accept_shared));
         let weak = Arc::downgrade(&shared);
         may::go!(move || idle_reaper(&weak));
-        crate::log::info("listening")
+        crate::logging::info("listening")
             .str("addr", &addr.to_string())
             .emit();
         Ok(Server { shared, addr })
@@ -249,7 +249,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                     break;
                 }
                 // EMFILE and friends: back off instead of spinning, then keep serving.
-                crate::log::warn("accept failed")
+                crate::logging::warn("accept failed")
                     .str("error", &e.to_string())
                     .emit();
                 may::coroutine::sleep(Duration::from_millis(50));

@@ -233,7 +233,7 @@ impl Session {
                     match result {
                         Ok(()) => self.start_close(1000, ""),
                         Err(err) => {
-                            crate::log::error("WebSocket handler failed")
+                            crate::logging::error("WebSocket handler failed")
                                 .str("requestId", &self.ctx.request_id)
                                 .opt_str("sessionId", self.ctx.session_id.as_deref())
                                 .str("errorMessage", err.message())

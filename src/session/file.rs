@@ -34,8 +34,7 @@ use serde_json::{Map, Value, json};
 use super::{
     AgentSnapshot, RestoredAgent, SessionError, SessionErrorKind, validate_agent_id, validate_session_id,
 };
-use crate::agent::conversation::fix_broken_tool_pairs;
-use crate::agent::message::Message;
+use crate::types::Message;
 
 /// The lock file inside `session_<id>/`. Strands never lists the session directory, so the extra
 /// file does not disturb it.
@@ -317,8 +316,8 @@ impl AgentSession {
     /// writes one when the Agent is constructed. An existing one must have been stored by the
     /// same conversation-manager class as `initial`'s `__name__` ([`SessionErrorKind::ManagerMismatch`]
     /// otherwise); its messages are the `message_<N>.json` files sorted by N, minus the first
-    /// `removed_message_count`, each replaced by its `redact_message` when set, then repaired with
-    /// [`fix_broken_tool_pairs`].
+    /// `removed_message_count`, each replaced by its `redact_message` when set, as stored: repairing
+    /// broken tool pairs is the agent's job (`agent::conversation::fix_broken_tool_pairs`).
     pub fn restore(&mut self, initial: &AgentSnapshot) -> Result<Option<RestoredAgent>, SessionError> {
         let session_id = self.session_id.clone();
         self.restore_inner(initial).map_err(|f| f.into_error(&session_id))
@@ -424,7 +423,7 @@ impl AgentSession {
             ));
         }
         let skip = usize::try_from(removed).unwrap_or(usize::MAX);
-        let mut messages = match self.read_messages_after(skip) {
+        let messages = match self.read_messages_after(skip) {
             // A file gone from the remembered range (removed by hand): list the directory.
             Err(Fail {
                 kind:
@@ -439,7 +438,6 @@ impl AgentSession {
             }
             other => other?,
         };
-        fix_broken_tool_pairs(&mut messages);
         Ok(Some(RestoredAgent {
             messages,
             state,
@@ -798,14 +796,12 @@ mod tests {
         let input: Value = serde_json::from_str::<Value>("[]").unwrap();
         let input = (1..levels).fold(input, |inner, _| Value::Array(vec![inner]));
         Message::new(
-            crate::agent::message::Role::Assistant,
-            vec![crate::agent::message::ContentBlock::ToolUse(
-                crate::agent::message::ToolUse {
-                    tool_use_id: "c1".into(),
-                    name: "deep".into(),
-                    input,
-                },
-            )],
+            crate::types::Role::Assistant,
+            vec![crate::types::ContentBlock::ToolUse(crate::types::ToolUse {
+                tool_use_id: "c1".into(),
+                name: "deep".into(),
+                input,
+            })],
         )
     }
 

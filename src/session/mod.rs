@@ -14,6 +14,7 @@
 //! session: hold [`FileSessionStore::lock`] while opening, restoring and appending.
 
 pub mod file;
+pub(crate) mod memory;
 
 use std::fmt;
 use std::io;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::agent::message::Message;
+use crate::types::Message;
 
 pub use file::{AgentSession, FileSessionStore, SessionLock};
 
@@ -202,7 +203,8 @@ impl AgentSnapshot {
 /// An agent read back from its session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoredAgent {
-    /// The history after the window offset, redactions applied and tool pairs repaired.
+    /// The history after the window offset, redactions applied, as stored (the agent repairs
+    /// broken tool pairs after restoring).
     pub messages: Vec<Message>,
     /// `agent.state`.
     pub state: Value,

@@ -8,20 +8,21 @@ use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use agentcore_rt::agent::message::{ContentBlock, Message, Role, ToolResult, ToolUse};
-use agentcore_rt::agent::model::ModelError;
-use agentcore_rt::agent::model::openai::{OpenAiConfig, OpenAiModel};
-use agentcore_rt::agent::structured::OutputSchema;
-use agentcore_rt::agent::tools::mcp::{McpConfig, McpToolProvider};
-use agentcore_rt::agent::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
 use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResult, Prompt};
+use agentcore_rt::model::ModelError;
+use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
 use agentcore_rt::pyjson;
 use agentcore_rt::session::{AgentSnapshot, FileSessionStore};
+use agentcore_rt::structured::OutputSchema;
+use agentcore_rt::tools::mcp::{McpConfig, McpToolProvider};
+use agentcore_rt::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
+use agentcore_rt::types::CancelToken;
+use agentcore_rt::types::{ContentBlock, Message, Role, ToolResult, ToolUse};
 use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Gate, MockOpenAi, Reply};
@@ -255,14 +256,14 @@ fn invoke(
     sid: &str,
     prompt: impl Into<Prompt>,
 ) -> (Result<AgentResult, AgentError>, Vec<Value>) {
-    invoke_with(agent, sid, prompt.into(), &AtomicBool::new(false), |_| {})
+    invoke_with(agent, sid, prompt.into(), &CancelToken::new(), |_| {})
 }
 
 fn invoke_with(
     agent: &Agent,
     sid: &str,
     prompt: Prompt,
-    cancel: &AtomicBool,
+    cancel: &CancelToken,
     mut also: impl FnMut(&AgentEvent<'_>),
 ) -> (Result<AgentResult, AgentError>, Vec<Value>) {
     let mut events = Vec::new();
@@ -461,7 +462,7 @@ fn replay(
             &agent,
             &sid,
             prompt_of(&turn["query"]),
-            &AtomicBool::new(false),
+            &CancelToken::new(),
             |_| {},
         );
 
@@ -786,7 +787,7 @@ fn tool_calls_run_concurrently_and_results_keep_strands_order() {
         panic!("tool bug")
     });
     let agent = builder(&mock).tool(slow).tool(panics).build().unwrap();
-    let (result, events) = invoke_with(&agent, "tools", "Go.".into(), &AtomicBool::new(false), |event| {
+    let (result, events) = invoke_with(&agent, "tools", "Go.".into(), &CancelToken::new(), |event| {
         if let AgentEvent::ToolResult { result, .. } = event
             && let Some(i) = result.tool_use_id.strip_prefix('c').and_then(|i| i.parse().ok())
         {
@@ -1258,7 +1259,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
         &agent,
         "ok",
         Prompt::Blocks(Vec::new()),
-        &AtomicBool::new(false),
+        &CancelToken::new(),
         |_| {},
     )
     .0
@@ -1466,7 +1467,7 @@ fn the_in_memory_store_keeps_history_and_window_per_session() {
 
 // ---- cancellation -------------------------------------------------------------------------------
 
-fn counting_tool(calls: Arc<AtomicUsize>, cancel_on_call: Option<Arc<AtomicBool>>) -> Arc<dyn Tool> {
+fn counting_tool(calls: Arc<AtomicUsize>, cancel_on_call: Option<CancelToken>) -> Arc<dyn Tool> {
     test_tool(
         "count",
         "Counts calls.",
@@ -1475,7 +1476,7 @@ fn counting_tool(calls: Arc<AtomicUsize>, cancel_on_call: Option<Arc<AtomicBool>
             calls.fetch_add(1, Ordering::SeqCst);
             assert!(!ctx.is_cancelled());
             if let Some(flag) = &cancel_on_call {
-                flag.store(true, Ordering::SeqCst);
+                flag.cancel();
             }
             ToolResult::text(&call.tool_use_id, "counted")
         },
@@ -1496,10 +1497,10 @@ fn cancellation_before_the_tools_run_answers_them_as_cancelled() {
         .build()
         .unwrap();
     // The client goes away while the model streams.
-    let cancel = AtomicBool::new(false);
+    let cancel = CancelToken::new();
     let (result, events) = invoke_with(&agent, "cancel", text_prompt("Count."), &cancel, |e| {
         if matches!(e, AgentEvent::TextDelta(_)) {
-            cancel.store(true, Ordering::SeqCst);
+            cancel.cancel();
         }
     });
     let error = result.unwrap_err();
@@ -1529,7 +1530,7 @@ fn cancellation_during_tools_stops_before_the_next_model_call() {
     let mock = MockOpenAi::start();
     mock.push(Reply::tool_call("c1", "count", json!({})));
     mock.push(Reply::text("never asked"));
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancelToken::new();
     let calls = Arc::new(AtomicUsize::new(0));
     let agent = builder(&mock)
         .tool(counting_tool(calls.clone(), Some(cancel.clone())))

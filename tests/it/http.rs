@@ -86,13 +86,13 @@ fn test_app(config: ServerConfig) -> App {
                 }))
             }
             "stream_until_gone" => {
-                let flag = Arc::clone(ctx.cancellation_flag());
+                let flag = ctx.cancel_token().clone();
                 Ok(Output::stream(move |sink| {
                     let mut i = 0u64;
                     while sink.send(&json!({"i": i, "pad": "x".repeat(1024)})).is_ok() {
                         i += 1;
                     }
-                    assert!(flag.load(std::sync::atomic::Ordering::Relaxed));
+                    assert!(flag.is_cancelled());
                     Err(Error::new("client went away"))
                 }))
             }
@@ -112,7 +112,7 @@ fn test_app(config: ServerConfig) -> App {
 
 fn in_process(config: ServerConfig) -> agentcore_rt::http::Server {
     // In-process servers log to this test binary's stdout; the binary's logs are tested instead.
-    agentcore_rt::log::set_min_level(None);
+    agentcore_rt::logging::set_min_level(None);
     test_app(config).bind("127.0.0.1:0".parse().unwrap()).unwrap()
 }
 

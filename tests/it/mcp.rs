@@ -7,12 +7,12 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use agentcore_rt::agent::message::{ToolResult, ToolUse};
-use agentcore_rt::agent::tools::mcp::{McpConfig, McpStartError, McpToolProvider};
-use agentcore_rt::agent::tools::{Tool, ToolContext, ToolProvider};
+use agentcore_rt::tools::mcp::{McpConfig, McpStartError, McpToolProvider};
+use agentcore_rt::tools::{Tool, ToolContext, ToolProvider};
+use agentcore_rt::types::CancelToken;
+use agentcore_rt::types::{ToolResult, ToolUse};
 use serde_json::{Value, json};
 
 use crate::support::{TempDir, alive, node_modules, peer_python, repo_root, shared_json};
@@ -101,10 +101,10 @@ fn find<'a>(tools: &'a [Arc<dyn Tool>], name: &str) -> &'a Arc<dyn Tool> {
 }
 
 fn call(tools: &[Arc<dyn Tool>], name: &str, input: Value) -> ToolResult {
-    call_with(tools, name, input, &AtomicBool::new(false))
+    call_with(tools, name, input, &CancelToken::new())
 }
 
-fn call_with(tools: &[Arc<dyn Tool>], name: &str, input: Value, cancelled: &AtomicBool) -> ToolResult {
+fn call_with(tools: &[Arc<dyn Tool>], name: &str, input: Value, cancel: &CancelToken) -> ToolResult {
     let tool_use = ToolUse {
         tool_use_id: format!("call_{name}"),
         name: name.to_string(),
@@ -114,7 +114,7 @@ fn call_with(tools: &[Arc<dyn Tool>], name: &str, input: Value, cancelled: &Atom
         &tool_use,
         &ToolContext {
             session_id: "s",
-            cancelled,
+            cancel,
         },
     )
 }
@@ -321,7 +321,7 @@ fn python_stdio_specs_results_and_errors() {
 fn config_file_is_read_and_checked() {
     let dir = TempDir::new("mcp-config");
     let path = dir.path().join("mcp.json");
-    let err = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap_err();
+    let err = agentcore_rt::tools::mcp::load_config(&path).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -334,7 +334,7 @@ fn config_file_is_read_and_checked() {
         r#"{"mcpServers": {"x": {"command": "c", "url": "http://h/mcp"}}}"#,
     )
     .unwrap();
-    let err = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap_err();
+    let err = agentcore_rt::tools::mcp::load_config(&path).unwrap_err();
     assert_eq!(
         err.to_string(),
         "MCP config: mcpServers.x.transport: both `command` and `url` are set: say which with `transport`"
@@ -344,7 +344,7 @@ fn config_file_is_read_and_checked() {
         json!({"mcpServers": {"py": python_stdio(json!({"prefix": "p"}))}}).to_string(),
     )
     .unwrap();
-    let config = agentcore_rt::agent::tools::mcp::load_config(&path).unwrap();
+    let config = agentcore_rt::tools::mcp::load_config(&path).unwrap();
     let provider = Running(McpToolProvider::start(config).unwrap());
     let tools = provider.tools_for("s").unwrap();
     assert_eq!(text_of(&call(&tools, "p_add", json!({"a": 1, "b": 2}))), "3");
@@ -414,11 +414,11 @@ fn call_timeout_and_cancellation_give_error_results_and_the_server_lives_on() {
         stored(&call(&tools, "slow", json!({"seconds": 30}))),
         r#"{"status":"error","toolUseId":"call_slow","content":[{"text":"Tool execution failed: Request 'tools/call' timed out"}]}"#
     );
-    let cancelled = Arc::new(AtomicBool::new(false));
+    let cancelled = CancelToken::new();
     let flag = cancelled.clone();
     let canceller = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
-        flag.store(true, Ordering::SeqCst);
+        flag.cancel();
     });
     let result = call_with(&tools, "slow", json!({"seconds": 30}), &cancelled);
     canceller.join().unwrap();
@@ -725,7 +725,7 @@ fn http_server_dying_mid_call_gives_an_error_result() {
     let provider = start(json!({ "py": {"url": peer.url} }));
     let tools = provider.tools_for("s").unwrap();
     let result = call(&tools, "crash", json!({}));
-    assert_eq!(result.status, agentcore_rt::agent::message::ToolStatus::Error);
+    assert_eq!(result.status, agentcore_rt::types::ToolStatus::Error);
     assert!(
         text_of(&result).starts_with("Tool execution failed: "),
         "{}",
@@ -802,7 +802,7 @@ fn check_everything(tools: &[Arc<dyn Tool>]) {
     );
     assert_eq!(
         long.status,
-        agentcore_rt::agent::message::ToolStatus::Success,
+        agentcore_rt::types::ToolStatus::Success,
         "{}",
         stored(&long)
     );

@@ -6,12 +6,11 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentcore_rt::agent::message::{ContentBlock, MediaSource, Message, Role, ToolResultContent};
-use agentcore_rt::agent::model::openai::{OpenAiConfig, OpenAiModel};
-use agentcore_rt::agent::model::{
-    ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, ToolChoice,
-};
-use agentcore_rt::agent::tools::ToolSpec;
+use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
+use agentcore_rt::model::{ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, ToolChoice};
+use agentcore_rt::tools::ToolSpec;
+use agentcore_rt::types::CancelToken;
+use agentcore_rt::types::{ContentBlock, MediaSource, Message, Role, ToolResultContent};
 use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Completion, Fault, Gate, MockOpenAi, Reply, ReplyBody};
@@ -47,10 +46,7 @@ enum Ev {
 fn converse(
     model: &OpenAiModel,
     messages: &[Message],
-) -> (
-    Result<agentcore_rt::agent::model::ModelResponse, ModelError>,
-    Vec<Ev>,
-) {
+) -> (Result<agentcore_rt::model::ModelResponse, ModelError>, Vec<Ev>) {
     converse_with(
         model,
         &ModelRequest {
@@ -65,12 +61,9 @@ fn converse(
 fn converse_with(
     model: &OpenAiModel,
     request: &ModelRequest<'_>,
-) -> (
-    Result<agentcore_rt::agent::model::ModelResponse, ModelError>,
-    Vec<Ev>,
-) {
+) -> (Result<agentcore_rt::model::ModelResponse, ModelError>, Vec<Ev>) {
     let mut events = Vec::new();
-    let result = model.converse(request, &mut |e| {
+    let result = model.converse(request, &CancelToken::new(), &mut |e| {
         events.push(match e {
             ModelStreamEvent::TextDelta(t) => Ev::Text(t.into()),
             ModelStreamEvent::ReasoningDelta(t) => Ev::Reasoning(t.into()),

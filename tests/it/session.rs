@@ -14,10 +14,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use agentcore_rt::agent::conversation::{SlidingWindow, UnableToTrim, fix_broken_tool_pairs};
-use agentcore_rt::agent::message::{Message, Role};
 use agentcore_rt::session::{
     AgentSnapshot, FileSessionStore, SessionError, SessionErrorKind, validate_session_id,
 };
+use agentcore_rt::types::{Message, Role};
 use serde_json::{Value, json};
 
 use crate::support::strands::*;
@@ -144,7 +144,9 @@ fn replay(scenario: &str, root: &Path) -> Vec<String> {
         let (snapshot, messages) = match handle.restore(&initial).unwrap() {
             Some(restored) => {
                 window.restore(&restored.conversation_manager_state).unwrap();
-                (restored.snapshot(), restored.messages)
+                let mut messages = restored.messages.clone();
+                fix_broken_tool_pairs(&mut messages);
+                (restored.snapshot(), messages)
             }
             None => (initial, Vec::new()),
         };
@@ -353,10 +355,12 @@ fn fixtures_restore_to_what_strands_restored() {
             let store = FileSessionStore::new(root.path());
             let mut handle = store.open_agent(&session_id(scenario), "default").unwrap();
             let window = SlidingWindow::new(window_size(scenario));
-            let restored = handle
+            let mut restored = handle
                 .restore(&AgentSnapshot::new(json!({}), window.state()))
                 .unwrap()
                 .unwrap();
+            // The agent repairs what the store restored, as Strands' restore does.
+            fix_broken_tool_pairs(&mut restored.messages);
             // What the next Agent restored; after the last turn, the history it ended with.
             let expected = match turns.get(t + 1) {
                 Some(next) => &next["messages_restored_on_new_agent"],
@@ -400,10 +404,11 @@ fn restore_applies_redaction_and_repairs_tool_pairs() {
 
     let store = FileSessionStore::new(root.path());
     let mut handle = store.open_agent("scenario-b", "default").unwrap();
-    let restored = handle
+    let mut restored = handle
         .restore(&AgentSnapshot::new(json!({}), SlidingWindow::new(20).state()))
         .unwrap()
         .unwrap();
+    fix_broken_tool_pairs(&mut restored.messages);
     let got = serde_json::to_value(&restored.messages).unwrap();
     assert_eq!(
         got[0],

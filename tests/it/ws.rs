@@ -15,7 +15,7 @@ use crate::support::python_ws_client as drive;
 use crate::support::server::{Conn, get};
 
 fn echo_server(config: ServerConfig) -> Server {
-    agentcore_rt::log::set_min_level(None);
+    agentcore_rt::logging::set_min_level(None);
     let mut app = App::new();
     app.config(config);
     app.entrypoint(|p, _| Ok(p));

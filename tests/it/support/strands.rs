@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use agentcore_rt::agent::message::Message;
+use agentcore_rt::types::Message;
 use serde_json::{Value, json};
 
 use super::{shared_dir, shared_json};

@@ -3,20 +3,19 @@
 //! It keeps, per session id, what the file store would: the messages appended since the window's
 //! offset, and the agent snapshot (state and window state). It behaves like the file store in the
 //! ways the loop can observe: one invocation per session at a time (a bounded wait, then
-//! [`SessionErrorKind::LockTimeout`]), restore skips `removed_message_count` messages and repairs
-//! tool pairs, and overflow truncation is not written back. Messages the window has dropped are
+//! [`SessionErrorKind::LockTimeout`]), restore skips `removed_message_count` messages, and overflow truncation is not written back. Messages the window has dropped are
 //! freed at each sync, so a session holds about one window of messages. Sessions are never
 //! evicted: they live as long as the agent.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::agent::conversation::fix_broken_tool_pairs;
-use crate::agent::message::Message;
 use crate::session::{AgentSnapshot, RestoredAgent, SessionError, SessionErrorKind};
+use crate::sync::lock;
+use crate::types::Message;
 
 /// Sessions by id.
 #[derive(Debug, Default)]
@@ -48,11 +47,6 @@ struct Record {
 #[derive(Debug)]
 pub(crate) struct MemorySession {
     slot: Arc<Slot>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The data stays consistent across a panic (every update is a single push or assignment).
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl MemoryStore {
@@ -98,8 +92,7 @@ impl MemoryStore {
             Some(record) => {
                 let skip = removed_count(&record.snapshot).saturating_sub(record.first);
                 let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-                let mut messages: Vec<Message> = record.messages.iter().skip(skip).cloned().collect();
-                fix_broken_tool_pairs(&mut messages);
+                let messages: Vec<Message> = record.messages.iter().skip(skip).cloned().collect();
                 Some(RestoredAgent {
                     messages,
                     state: record.snapshot.state.clone(),

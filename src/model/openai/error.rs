@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::agent::model::ModelError;
+use crate::model::ModelError;
 
 /// Phrases (lowercase) that mark a context-window overflow.
 const OVERFLOW_PHRASES: &[&str] = &[

@@ -8,16 +8,19 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::types::CancelToken;
 
 use super::config::{McpServerConfig, Transport};
 use super::jsonrpc::{self, Incoming, RpcError};
 use super::stdio::StdioConn;
 use super::streamable_http::HttpConn;
 use super::{Level, log};
+use crate::sync::lock;
 
 /// The protocol revision we offer; we accept whatever the server answers.
 pub(crate) const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -88,7 +91,7 @@ impl Dispatch {
     }
 
     fn register(&self, id: u64) -> Result<mpsc::Receiver<Result<Value, McpError>>, McpError> {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = lock(&self.pending);
         // Checked under the lock `close` takes, so a waiter is never left behind by a close.
         if self.closed.load(Ordering::SeqCst) {
             return Err(McpError::Closed);
@@ -99,22 +102,14 @@ impl Dispatch {
     }
 
     fn forget(&self, id: u64) {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+        lock(&self.pending).remove(&id);
     }
 
     /// Handles one message. `reply` sends a message back to the server.
     pub(crate) fn handle(&self, message: Incoming, reply: &dyn Fn(Value)) {
         match message {
             Incoming::Response { id, outcome } => {
-                let waiter = jsonrpc::id_as_u64(&id).and_then(|id| {
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id)
-                });
+                let waiter = jsonrpc::id_as_u64(&id).and_then(|id| lock(&self.pending).remove(&id));
                 match waiter {
                     Some(waiter) => {
                         let _ = waiter.try_send(outcome.map_err(McpError::Rpc));
@@ -159,7 +154,7 @@ impl Dispatch {
 
     /// The connection is gone: every waiting call fails now, later ones at once.
     pub(crate) fn close(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = lock(&self.pending);
         self.closed.store(true, Ordering::SeqCst);
         for (_, waiter) in pending.drain() {
             let _ = waiter.try_send(Err(McpError::Closed));
@@ -168,18 +163,12 @@ impl Dispatch {
 
     /// [`close`](Self::close), remembering why (for start-up errors).
     pub(crate) fn close_with(&self, reason: String) {
-        self.close_reason
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(reason);
+        lock(&self.close_reason).get_or_insert(reason);
         self.close();
     }
 
     fn close_reason(&self) -> Option<String> {
-        self.close_reason
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.close_reason).clone()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -270,17 +259,14 @@ impl McpClient {
         if let Conn::Http(http) = &self.conn {
             http.set_protocol_version(version);
         }
-        *self.server_info.lock().unwrap_or_else(PoisonError::into_inner) = server_info;
+        *lock(&self.server_info) = server_info;
         self.notify("notifications/initialized", None);
         Ok(())
     }
 
     /// `serverInfo` from the last `initialize`.
     pub(crate) fn server_info(&self) -> Value {
-        self.server_info
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.server_info).clone()
     }
 
     /// All tool definitions, following `nextCursor`.
@@ -326,7 +312,7 @@ impl McpClient {
         name: &str,
         arguments: &Value,
         timeout: Duration,
-        cancelled: Option<&AtomicBool>,
+        cancelled: Option<&CancelToken>,
     ) -> Result<Value, McpError> {
         self.request(
             "tools/call",
@@ -370,7 +356,7 @@ impl McpClient {
         method: &str,
         params: Value,
         timeout: Duration,
-        cancelled: Option<&AtomicBool>,
+        cancelled: Option<&CancelToken>,
     ) -> Result<Value, McpError> {
         let deadline = Instant::now() + timeout;
         let Conn::Http(http) = &self.conn else {
@@ -385,7 +371,7 @@ impl McpClient {
                     "MCP session expired (HTTP 404): initializing a new one",
                 );
                 {
-                    let _guard = self.reinit.lock().unwrap_or_else(PoisonError::into_inner);
+                    let _guard = lock(&self.reinit);
                     // Another caller may have re-initialized while we waited for the lock.
                     if http.generation() == generation {
                         http.reset_session();
@@ -408,7 +394,7 @@ impl McpClient {
         method: &str,
         params: Value,
         timeout: Duration,
-        cancelled: Option<&AtomicBool>,
+        cancelled: Option<&CancelToken>,
     ) -> Result<Value, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let message = jsonrpc::request(id, method, params);
@@ -436,7 +422,7 @@ impl McpClient {
         id: u64,
         rx: &mpsc::Receiver<Result<Value, McpError>>,
         deadline: Instant,
-        cancelled: Option<&AtomicBool>,
+        cancelled: Option<&CancelToken>,
     ) -> Result<Value, McpError> {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -449,7 +435,7 @@ impl McpClient {
                 Ok(outcome) => return outcome,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Err(McpError::Closed),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let is_cancelled = cancelled.is_some_and(|c| c.load(Ordering::Relaxed));
+                    let is_cancelled = cancelled.is_some_and(CancelToken::is_cancelled);
                     if is_cancelled || Instant::now() >= deadline {
                         self.dispatch.forget(id);
                         let reason = if is_cancelled { "cancelled" } else { "timed out" };

@@ -10,22 +10,12 @@ pub mod mcp;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use crate::agent::message::{ToolResult, ToolUse};
-
-/// What the model is told about a tool: name, description and JSON schema of its input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    /// Name the model calls it by (after any prefix).
-    pub name: String,
-    /// Description shown to the model.
-    pub description: String,
-    /// JSON schema of the input object (normalised by the model client before sending).
-    pub input_schema: Value,
-}
+use crate::types::{CancelToken, ToolResult, ToolUse};
+// Re-exported: a tool implementation names its spec next to the trait.
+pub use crate::types::ToolSpec;
 
 /// Per-call context handed to a tool.
 #[derive(Debug, Clone, Copy)]
@@ -33,13 +23,13 @@ pub struct ToolContext<'a> {
     /// The (sanitised) session id of the invocation.
     pub session_id: &'a str,
     /// Set when the invocation is being cancelled; long tools should check it.
-    pub cancelled: &'a AtomicBool,
+    pub cancel: &'a CancelToken,
 }
 
 impl ToolContext<'_> {
     /// True once the invocation has been cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
+        self.cancel.is_cancelled()
     }
 }
 

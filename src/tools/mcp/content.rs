@@ -26,7 +26,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::agent::message::{MediaBlock, MediaSource, ToolResult, ToolResultContent, ToolStatus};
+use crate::types::{MediaBlock, MediaSource, ToolResult, ToolResultContent, ToolStatus};
 
 /// The `_meta` key carrying the server's identity.
 const SERVER_INFO_META_KEY: &str = "io.modelcontextprotocol/serverInfo";

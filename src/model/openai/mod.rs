@@ -35,8 +35,8 @@ use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_
 use self::request::{BodyOptions, build_body};
 use self::stream::{Assembled, StreamAssembler, parse_completion};
 use self::transport::{ReadLimit, ReadLimitGuard};
-use crate::agent::message::Metrics;
-use crate::agent::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent};
+use crate::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent};
+use crate::types::{CancelToken, Metrics};
 
 /// Longest SSE line (or event payload) accepted; a chat-completion chunk is far smaller.
 pub const MAX_SSE_LINE_BYTES: usize = 4 << 20;
@@ -650,6 +650,7 @@ impl ChatModel for OpenAiModel {
     fn converse(
         &self,
         request: &ModelRequest<'_>,
+        _cancel: &CancelToken,
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<ModelResponse, ModelError> {
         let started = Instant::now();

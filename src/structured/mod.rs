@@ -19,8 +19,7 @@ use std::fmt;
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
-use crate::agent::message::{ToolResult, ToolUse};
-use crate::agent::tools::ToolSpec;
+use crate::types::{ToolResult, ToolSpec, ToolUse};
 
 pub use schema::{PathSegment, ValidationIssue};
 

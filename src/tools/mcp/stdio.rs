@@ -19,7 +19,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,7 @@ use serde_json::Value;
 use super::client::{Dispatch, McpError};
 use super::jsonrpc::{self, MAX_MESSAGE_BYTES};
 use super::{Level, log};
+use crate::sync::lock;
 
 /// Variables a server inherits from us (the Python SDK's `DEFAULT_INHERITED_ENV_VARS`).
 const INHERITED_ENV_VARS: [&str; 6] = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"];
@@ -133,7 +134,7 @@ impl StdioConn {
         let mut line =
             serde_json::to_vec(message).map_err(|e| McpError::Other(format!("cannot encode: {e}")))?;
         line.push(b'\n');
-        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = lock(&self.writer);
         match writer.as_ref() {
             Some(tx) => tx.send(line).map_err(|_| McpError::Closed),
             None => Err(McpError::Closed),
@@ -143,8 +144,8 @@ impl StdioConn {
     /// Stops the server: stdin closed, then SIGTERM, then SIGKILL to its process group, each
     /// after a grace period; always reaped. Idempotent.
     pub(crate) fn close(&self) {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let mut guard = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+        lock(&self.writer).take();
+        let mut guard = lock(&self.child);
         let Some(child) = guard.as_mut() else { return };
         let status = match wait_exit(child, EXIT_GRACE) {
             Some(status) => Some(status),
@@ -184,8 +185,8 @@ impl Drop for StdioConn {
     /// A connection dropped without `close` (a replaced or leaked instance) still leaves no
     /// process behind: kill at once rather than block a dropping thread on grace periods.
     fn drop(&mut self) {
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let mut guard = self.child.lock().unwrap_or_else(PoisonError::into_inner);
+        lock(&self.writer).take();
+        let mut guard = lock(&self.child);
         if let Some(child) = guard.as_mut() {
             if !matches!(child.try_wait(), Ok(Some(_))) {
                 signal_group(self.pid, libc::SIGKILL);
@@ -215,7 +216,7 @@ fn read_loop(stdout: impl Read, dispatch: &Dispatch, writer: &Writer, child: &Mu
     let reply = |message: Value| {
         if let Ok(mut line) = serde_json::to_vec(&message) {
             line.push(b'\n');
-            if let Some(tx) = writer.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            if let Some(tx) = lock(writer).as_ref() {
                 let _ = tx.send(line);
             }
         }

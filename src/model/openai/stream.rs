@@ -11,8 +11,8 @@
 use serde_json::{Map, Value};
 
 use super::error::{ErrorDetails, classify};
-use crate::agent::message::{ContentBlock, Message, Reasoning, Role, ToolUse, Usage};
-use crate::agent::model::{ModelError, ModelStreamEvent, StopReason};
+use crate::model::{ModelError, ModelStreamEvent, StopReason};
+use crate::types::{ContentBlock, Message, Reasoning, Role, ToolUse, Usage};
 
 /// A finished parse: the assistant message, why it stopped, and usage.
 #[derive(Debug, Clone, PartialEq)]

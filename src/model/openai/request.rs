@@ -8,11 +8,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::agent::message::{
+use crate::model::{ModelRequest, ToolChoice};
+use crate::types::ToolSpec;
+use crate::types::{
     ContentBlock, MediaBlock, MediaSource, Message, Role, ToolResult, ToolResultContent, ToolUse,
 };
-use crate::agent::model::{ModelRequest, ToolChoice};
-use crate::agent::tools::ToolSpec;
 
 /// What Strands sends in place of an empty or blank assistant text.
 pub const BLANK_TEXT: &str = "[blank text]";
@@ -406,7 +406,7 @@ fn format_tool_choice(choice: &ToolChoice) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::message::ToolStatus;
+    use crate::types::ToolStatus;
 
     fn body(
         messages: &[Message],

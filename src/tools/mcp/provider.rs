@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -25,15 +25,12 @@ use super::client::{McpClient, McpError};
 use super::config::{Lifecycle, McpConfig, McpServerConfig};
 use super::content;
 use super::{Level, log};
-use crate::agent::message::{ToolResult, ToolUse};
-use crate::agent::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
+use crate::sync::lock;
+use crate::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
+use crate::types::{ToolResult, ToolUse};
 
 /// Stop at most this many servers at once at shutdown (each may take a few seconds to exit).
 const PARALLEL_STOPS: usize = 32;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Why [`McpToolProvider::start`] refused to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +289,7 @@ impl Tool for McpTool {
                 &self.def.mcp_name,
                 &tool_use.input,
                 config.call_timeout,
-                Some(ctx.cancelled),
+                Some(ctx.cancel),
             )?;
             Ok(content::map_call_result(
                 id,

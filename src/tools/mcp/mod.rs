@@ -29,9 +29,11 @@ pub use config::{
 };
 pub use provider::{McpStartError, McpToolProvider};
 
-pub(crate) use crate::log::Level;
+pub(crate) use crate::logging::Level;
 
 /// The one place this module logs through: the crate's JSON log, naming the server.
 pub(crate) fn log(level: Level, server: &str, message: &str) {
-    crate::log::Line::new(level, message).str("server", server).emit();
+    crate::logging::Line::new(level, message)
+        .str("server", server)
+        .emit();
 }

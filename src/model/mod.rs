@@ -9,8 +9,8 @@ pub mod openai;
 use std::fmt;
 use std::time::Duration;
 
-use crate::agent::message::{Message, Metrics, Usage};
-use crate::agent::tools::ToolSpec;
+use crate::types::{CancelToken, ToolSpec};
+use crate::types::{Message, Metrics, Usage};
 
 /// How the model may pick tools (Strands' `tool_choice`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,9 +178,14 @@ impl std::error::Error for ModelError {}
 pub trait ChatModel: Send + Sync {
     /// Runs one model call, blocking until it ends. Streaming implementations report deltas to
     /// `on_event` as they arrive; all implementations return the assembled message.
+    ///
+    /// Once `cancel` fires (the client left, the server drains) an implementation abandons the
+    /// call promptly, closing its connection, and returns [`ModelError::Cancelled`]: nothing
+    /// half-generated is returned.
     fn converse(
         &self,
         request: &ModelRequest<'_>,
+        cancel: &CancelToken,
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<ModelResponse, ModelError>;
 

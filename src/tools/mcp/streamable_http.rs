@@ -25,6 +25,7 @@ use super::client::{Dispatch, McpError};
 use super::jsonrpc::{self, Incoming, MAX_MESSAGE_BYTES, RpcError};
 use super::{Level, log};
 use crate::sse::SseParser;
+use crate::sync::lock;
 
 /// Notifications and our replies to server requests: short, answered with 202.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,7 +102,7 @@ impl HttpConn {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.session)
     }
 
     /// POSTs `message`. For a request (`expect_id`), reads the reply until its response and
@@ -391,12 +392,12 @@ impl HttpConn {
     }
 
     fn is_closed(&self) -> bool {
-        *self.closed.lock().unwrap_or_else(PoisonError::into_inner)
+        *lock(&self.closed)
     }
 
     /// Sleeps up to `duration`; true if the connection was closed meanwhile.
     fn wait_closed(&self, duration: Duration) -> bool {
-        let closed = self.closed.lock().unwrap_or_else(PoisonError::into_inner);
+        let closed = lock(&self.closed);
         let (closed, _) = self
             .closed_signal
             .wait_timeout_while(closed, duration, |closed| !*closed)
@@ -406,7 +407,7 @@ impl HttpConn {
 
     /// Stops the listener without ending the session (a client dropped without `close`).
     pub(crate) fn stop_listener(&self) {
-        *self.closed.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        *lock(&self.closed) = true;
         self.closed_signal.notify_all();
     }
 
