@@ -1,5 +1,5 @@
-//! The Rust twin of the SDK reference app (`../shared/bench/agentcore_ref_app.py`), the app the
-//! contract vectors (`../shared/vectors/agentcore-observed.json`) were recorded from.
+//! The Rust twin of the SDK reference app (`scripts/record/agentcore_app.py`), the app the
+//! contract vectors (`tests/fixtures/vectors/agentcore-observed.json`) were recorded from.
 //!
 //! ```text
 //! cargo run --release --example contract_app -- PORT MODE

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Writes seed corpora for the fuzz targets from the shared recordings.
+"""Writes seed corpora for the fuzz targets from the recordings (tests/fixtures).
 
-Usage: make_seeds.py SHARED_DIR OUT_DIR   (OUT_DIR/<target>/seed-<n> files)
+Usage: make_seeds.py RECORDINGS_DIR OUT_DIR   (OUT_DIR/<target>/seed-<n> files)
 
-The recordings are read at run time and never copied into the repository. Every seed starts
+RECORDINGS_DIR holds vectors/*.json and strands-sessions/ (tests/fixtures; an older layout with
+fixtures/strands-sessions/ is read too). Every seed starts
 with the 8 control bytes the target reads (see fuzz/src/common.rs), chosen so the real data goes
 through with the runtime's own limits.
 """
@@ -189,8 +190,10 @@ for name in sorted(glob.glob(os.path.join(SHARED, "vectors", "mcp-*.json"))):
             seed("mcp_sse", MCP, dumps(body))
 
 # ---- session_message: message files Strands wrote ---------------------------------------------
-for path in sorted(glob.glob(os.path.join(SHARED, "fixtures", "strands-sessions", "*", "**", "message_*.json"),
-                          recursive=True)):
+session_files = []
+for sessions in (os.path.join(SHARED, "strands-sessions"), os.path.join(SHARED, "fixtures", "strands-sessions")):
+    session_files += glob.glob(os.path.join(sessions, "*", "**", "message_*.json"), recursive=True)
+for path in sorted(session_files):
     with open(path, "rb") as f:
         data = f.read()
     seed("session_message", [0] * 8, data)

@@ -7,8 +7,8 @@
 #   rustup toolchain install nightly
 #   cargo install cargo-fuzz --locked
 #
-# Seeds: fuzz/make_seeds.py turns the shared recordings ($AGENTCORE_SHARED_DIR, default ../shared:
-# HTTP requests, OpenAI scripts, MCP transcripts, Strands session files) into fuzz/corpus/<target>/,
+# Seeds: fuzz/make_seeds.py turns the recordings in tests/fixtures (HTTP requests, OpenAI scripts,
+# an MCP transcript, Strands session files) into fuzz/corpus/<target>/,
 # where libFuzzer also keeps what it finds (git-ignored, reused by the next run).
 # Crashes: libFuzzer stops a target at its first failure and writes the input to
 # fuzz/artifacts/<target>/; this script copies it to tests/fuzz-regressions/<target>/, where the
@@ -39,11 +39,10 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     exit 2
 fi
 
-shared="${AGENTCORE_SHARED_DIR:-$root/../shared}"
-if [ -d "$shared/vectors" ] && command -v python3 >/dev/null; then
-    python3 fuzz/make_seeds.py "$shared" fuzz/corpus
+if command -v python3 >/dev/null; then
+    python3 fuzz/make_seeds.py tests/fixtures fuzz/corpus
 else
-    echo "fuzz.sh: no shared recordings at $shared: starting from the existing corpus only" >&2
+    echo "fuzz.sh: no python3 to turn tests/fixtures into seeds: starting from the existing corpus only" >&2
 fi
 
 # No sanitizer: the crate has no unsafe code, and ASan would cost half the executions. Debug

@@ -2,7 +2,8 @@
 # Installs the real peers the integration tests talk to: system tools (busybox for the
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
 # websockets), Strands 1.62 in .venv-strands, and npm MCP servers (tests/peers/node_modules).
-# Idempotent; safe to re-run.
+# Idempotent; safe to re-run. The recording venv of scripts/record-fixtures.sh (.venv-record) is
+# not installed here: re-recording tests/fixtures is a maintainer action, not part of a test run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

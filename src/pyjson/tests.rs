@@ -1,7 +1,4 @@
-use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -236,21 +233,16 @@ fn error_positions_count_code_points_and_lines() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Recorded SDK behaviour (../shared/vectors/agentcore-observed.json)
+// Recorded SDK behaviour (tests/fixtures/vectors/agentcore-observed.json)
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("AGENTCORE_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
+/// `tests/fixtures`, what `scripts/record-fixtures.sh` recorded.
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 fn request_body(request: &Value) -> Vec<u8> {
     if let Some(hex) = request["body_hex"].as_str() {
-        return (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        return unhex(hex);
     }
     request["body"].as_str().unwrap_or("").as_bytes().to_vec()
 }
@@ -267,7 +259,7 @@ const SKIPPED: [&str; 6] = [
 
 #[test]
 fn observed_invocation_bodies() {
-    let path = shared_dir().join("vectors/agentcore-observed.json");
+    let path = fixtures_dir().join("vectors/agentcore-observed.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let vectors: Vec<Value> = serde_json::from_str(&text).unwrap();
     let (mut errors, mut echoes) = (0, 0);
@@ -308,80 +300,78 @@ fn observed_invocation_bodies() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Differential tests against the real thing: python3's json module.
+// Differential tests against the real thing: python3's json module, as recorded.
+//
+// `scripts/record-fixtures.sh pyjson` runs `write_differential_corpora` (below) to write these
+// corpora out, feeds them to python3's json module (`scripts/record/python_json_oracle.py`) and
+// keeps what it answered in [`PYTHON_ORACLE`]: one JSON array a line, `[corpus, input, answer...]`,
+// where input is the body as a string (or `{"hex": ...}` when it is not UTF-8) and the answer is
+// `"ok"` with `json.dumps(v, ensure_ascii=False)` with default, compact and `indent=2`
+// separators, or the exception's type name and text.
 
-/// Runs `python3 -c script` with `input` on stdin and returns stdout; fails after a deadline.
-fn run_python(script: &str, input: &[u8]) -> String {
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3 must be installed for the differential tests");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).map(|_| out)
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "python3 failed: {status}");
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("python3 did not finish in time");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    writer.join().unwrap().unwrap();
-    reader.join().unwrap().unwrap()
-}
-
-/// For each hex-encoded body on stdin: `ok` with the three dumps, or the exception type and text.
-const PY_ORACLE: &str = r#"
-import json, sys
-sys.setrecursionlimit(10000)
-for line in sys.stdin.read().split():
-    body = bytes.fromhex(line[1:])
-    try:
-        v = json.loads(body)
-        r = ["ok", json.dumps(v, ensure_ascii=False),
-             json.dumps(v, ensure_ascii=False, separators=(",", ":")),
-             json.dumps(v, ensure_ascii=False, indent=2)]
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        r = [type(e).__name__, str(e)]
-    print(json.dumps(r))
-"#;
+/// python3's recorded answers, under the repository.
+const PYTHON_ORACLE: &str = "pyjson/python-json-oracle.jsonl";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn differential(corpus: &[Vec<u8>]) {
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The recorded `(input, answer)` pairs of one corpus, in order.
+fn python_answers(corpus_name: &str) -> Vec<(Vec<u8>, Vec<String>)> {
+    let path = fixtures_dir().join(PYTHON_ORACLE);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut answers = Vec::new();
+    for line in text.lines() {
+        let row: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // The first line (an object) says which Python answered.
+        let Some(row) = row.as_array() else { continue };
+        if row[0] != corpus_name {
+            continue;
+        }
+        let input = match &row[1] {
+            Value::String(s) => s.as_bytes().to_vec(),
+            other => unhex(
+                other["hex"]
+                    .as_str()
+                    .expect("input as a string or {\"hex\": ...}"),
+            ),
+        };
+        let answer = row[2..].iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        answers.push((input, answer));
+    }
+    answers
+}
+
+fn differential(corpus_name: &'static str, corpus: &[Vec<u8>]) {
     // Parsing 900 levels (to match Python's reach) needs more stack than a debug-build test
     // thread's 2 MiB; the server parses on 4 MiB workers with a limit of 256.
     let corpus = corpus.to_vec();
     std::thread::Builder::new()
         .stack_size(64 << 20)
-        .spawn(move || differential_on_this_thread(&corpus))
+        .spawn(move || differential_on_this_thread(corpus_name, &corpus))
         .unwrap()
         .join()
         .unwrap();
 }
 
-fn differential_on_this_thread(corpus: &[Vec<u8>]) {
-    let input: String = corpus.iter().map(|b| format!("x{}\n", hex(b))).collect();
-    let output = run_python(PY_ORACLE, input.as_bytes());
-    let lines: Vec<&str> = output.lines().collect();
-    assert_eq!(lines.len(), corpus.len());
-    for (body, line) in corpus.iter().zip(lines) {
-        let python: Vec<String> = serde_json::from_str(line).unwrap();
+fn differential_on_this_thread(corpus_name: &str, corpus: &[Vec<u8>]) {
+    let recorded = python_answers(corpus_name);
+    let inputs: Vec<&Vec<u8>> = recorded.iter().map(|(input, _)| input).collect();
+    assert!(
+        inputs.iter().copied().eq(corpus.iter()),
+        "corpus {corpus_name:?} is not the one python3 answered ({} recorded inputs, {} now): \
+         re-record with `scripts/record-fixtures.sh pyjson`",
+        inputs.len(),
+        corpus.len()
+    );
+    for (body, (_, python)) in corpus.iter().zip(recorded) {
         let shown = String::from_utf8_lossy(body);
         let ours = match parse_body(body, 5000) {
             Ok(v) => vec![
@@ -396,6 +386,25 @@ fn differential_on_this_thread(corpus: &[Vec<u8>]) {
         };
         assert_eq!(ours, python, "input {shown:?}");
     }
+}
+
+/// Not a check: writes the differential corpora, one `name hex` line per input, to
+/// `$PYJSON_CORPUS_OUT` for `scripts/record-fixtures.sh pyjson`.
+#[test]
+#[ignore = "run by scripts/record-fixtures.sh pyjson"]
+fn write_differential_corpora() {
+    let out = std::env::var_os("PYJSON_CORPUS_OUT").expect("PYJSON_CORPUS_OUT: where to write the corpora");
+    let mut text = String::new();
+    for (name, corpus) in [
+        ("floats", floats_corpus()),
+        ("values", values_corpus()),
+        ("mutated", mutated_corpus()),
+    ] {
+        for body in corpus {
+            text.push_str(&format!("{name} {}\n", hex(&body)));
+        }
+    }
+    std::fs::write(&out, text).unwrap();
 }
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
@@ -413,6 +422,10 @@ impl Rng {
 
 #[test]
 fn floats_match_python_repr() {
+    differential("floats", &floats_corpus());
+}
+
+fn floats_corpus() -> Vec<Vec<u8>> {
     let mut literals: Vec<String> = Vec::new();
     for exp in -330..=310 {
         for mantissa in [
@@ -465,15 +478,18 @@ fn floats_match_python_repr() {
     // Plain decimal spellings must be floats even when they look integral.
     // Out-of-range literals differ by design (Python writes `Infinity`).
     literals.retain(|l| l.contains(['.', 'e', 'E']) && l.parse::<f64>().is_ok_and(f64::is_finite));
-    let corpus: Vec<Vec<u8>> = literals
+    literals
         .chunks(64)
         .map(|chunk| format!("[{}]", chunk.join(", ")).into_bytes())
-        .collect();
-    differential(&corpus);
+        .collect()
 }
 
 #[test]
 fn values_and_errors_match_python() {
+    differential("values", &values_corpus());
+}
+
+fn values_corpus() -> Vec<Vec<u8>> {
     let mut corpus: Vec<Vec<u8>> = [
         // valid
         r#"{"prompt":"hi"}"#,
@@ -590,11 +606,15 @@ fn values_and_errors_match_python() {
     for (i, _) in doc.char_indices() {
         corpus.push(doc.as_bytes()[..i].to_vec());
     }
-    differential(&corpus);
+    corpus
 }
 
 #[test]
 fn mutated_documents_match_python() {
+    differential("mutated", &mutated_corpus());
+}
+
+fn mutated_corpus() -> Vec<Vec<u8>> {
     // Random single and double edits of valid documents put errors of every kind at every place.
     let seeds = [
         "{\"é\": [1, -2.5e-3, true, null, \"x\\n\\u00e9\"],\n \"b\": {\"c\": false}}",
@@ -620,5 +640,5 @@ fn mutated_documents_match_python() {
         }
         corpus.push(chars.into_iter().collect::<String>().into_bytes());
     }
-    differential(&corpus);
+    corpus
 }

@@ -1,5 +1,5 @@
-//! Replays `../shared/vectors/agentcore-observed.json` (94 exchanges recorded from the real
-//! Python SDK and `../shared/bench/agentcore_ref_app.py`) against our twin of that app
+//! Replays `tests/fixtures/vectors/agentcore-observed.json` (94 exchanges recorded from the real
+//! Python SDK and `scripts/record/agentcore_app.py`) against our twin of that app
 //! (`examples/contract_app.rs`), served in-process: one fresh server per `app_mode`, the vectors
 //! of a mode in file order. HTTP goes over a raw `TcpStream` (exact request bytes; chunked
 //! bodies de-chunked and checked to be one chunk per SSE event); WebSocket vectors are played
@@ -8,7 +8,8 @@
 //! Compared: the status, every header of `headers_subset` (and that there is no other header
 //! besides `date` and `server`, since the recording left out only those), and the body
 //! byte for byte (`body`) or by full-match regex (`body_regex`). Where the recording itself pins
-//! down too much, the vectors README says what to allow; each allowance below names its point.
+//! down too much, `tests/fixtures/README.md` says what to allow; each allowance below names its
+//! point.
 //! Python-only artefacts are skipped, each with its reason ([`SKIPPED`]).
 
 #[path = "../../examples/contract_app.rs"]
@@ -57,11 +58,10 @@ const SKIPPED: &[(&str, &str)] = &[
 
 /// Port the recording's server listened on (it shows up in redirect `location`s).
 const RECORDED_PORT: &str = "18080";
-/// The request id `ctx_lowercase_authorization`'s regex recorded (escaped as `re.escape` does).
-const RECORDED_REQUEST_ID: &str = r"d6958d80\-4368\-4e93\-96dd\-c11a17744c4c";
+/// Finds the request id `ctx_lowercase_authorization`'s regex recorded (a UUID, escaped as
+/// `re.escape` does).
+const RECORDED_REQUEST_ID: &str = r"[0-9a-f]{8}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{12}";
 const UUID4_PATTERN: &str = "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
-/// The task id `manual_complete_task`'s body recorded (from that run's `manual_add_task`).
-const RECORDED_TASK_ID: &str = "-3473968350860014222";
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the replay waits for something the app promises to do soon (a 2.5 s task to end).
 const SETTLE_DEADLINE: Duration = Duration::from_secs(20);
@@ -135,7 +135,7 @@ fn header_pairs(headers: &Value) -> Vec<(&str, &str)> {
 
 #[test]
 fn observed_vectors_replay_against_the_reference_twin() {
-    let all = support::shared_json("vectors/agentcore-observed.json");
+    let all = support::fixture_json("vectors/agentcore-observed.json");
     let all: Vec<Vector<'_>> = all
         .as_array()
         .expect("a list of vectors")
@@ -274,10 +274,12 @@ impl Replay {
                     .as_deref()
                     .ok_or("manual_add_task did not give a task id")?;
                 let text = String::from_utf8(body.unwrap_or_default()).map_err(|e| e.to_string())?;
-                if !text.contains(RECORDED_TASK_ID) {
-                    return Err(format!("recorded task id not in the body: {text}"));
-                }
-                body = Some(text.replace(RECORDED_TASK_ID, id).into_bytes());
+                // The recorded body holds the id that the recording's `manual_add_task` returned.
+                let recorded_id = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|b| b["id"].as_i64())
+                    .ok_or_else(|| format!("recorded task id not in the body: {text}"))?;
+                body = Some(text.replace(&recorded_id.to_string(), id).into_bytes());
             }
             // README 7: the ping must overlap a running invocation.
             "ping_during_long_invocation" => return self.ping_during_invocation(v),
@@ -521,10 +523,13 @@ fn check_body(v: &Vector<'_>, body: &[u8]) -> Result<(), String> {
         .ok_or("a vector with neither body nor body_regex")?;
     let pattern = if v.name == "ctx_lowercase_authorization" {
         // README 1: any request id must match where the recording holds its own.
-        if !pattern.contains(RECORDED_REQUEST_ID) {
-            return Err("the recorded request id is not in the regex".into());
+        let recorded_id = regex_lite::Regex::new(RECORDED_REQUEST_ID).expect("a valid regex");
+        if recorded_id.find_iter(pattern).count() != 1 {
+            return Err("the recorded request id is not (once) in the regex".into());
         }
-        pattern.replace(RECORDED_REQUEST_ID, UUID4_PATTERN)
+        recorded_id
+            .replace(pattern, regex_lite::NoExpand(UUID4_PATTERN))
+            .into_owned()
     } else {
         pattern.to_string()
     };

@@ -502,7 +502,10 @@ fn sigterm_lets_a_streaming_invocation_finish() {
     });
     rig.mock.wait_for_requests(1, Duration::from_secs(10));
     rig.bin.signal(15);
-    std::thread::sleep(Duration::from_millis(200));
+    // The server logs this once it is draining (no longer taking requests) and not before.
+    rig.bin.wait_for_log("the drain to start", |l| {
+        l["message"] == "shutting down: draining in-flight requests"
+    });
     gate.open();
     let r = client.join().unwrap();
     let last = sse_events(&r.text()).pop().unwrap();

@@ -4,7 +4,7 @@
 //! in-process.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use agentcore_rt::app::{Output, Response};
@@ -63,6 +63,18 @@ fn limits(body: usize, head: usize, headers: usize) -> ServerConfig {
     }
 }
 
+/// Channels of the tests that wait for `sleep` invocations to start, by the name those
+/// invocations carry in `"report"` ([`reports`]).
+static STARTED: Mutex<Vec<(String, mpsc::Sender<()>)>> = Mutex::new(Vec::new());
+
+/// A receiver that gets one message from each `sleep` invocation with `"report": name` as its
+/// handler starts (before it sleeps).
+fn reports(name: &str) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    STARTED.lock().unwrap().push((name.to_string(), tx));
+    rx
+}
+
 /// A test app: echo, plus cases that panic, sleep, stream or fail.
 fn test_app(config: ServerConfig) -> App {
     let mut app = App::new();
@@ -73,6 +85,11 @@ fn test_app(config: ServerConfig) -> App {
             "panic" => panic!("boom in handler"),
             "sleep" => {
                 let ms = payload.get("ms").and_then(Value::as_u64).unwrap_or(100);
+                if let Some(name) = payload.get("report").and_then(Value::as_str) {
+                    for (_, tx) in STARTED.lock().unwrap().iter().filter(|(n, _)| n == name) {
+                        let _ = tx.send(());
+                    }
+                }
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok(json!({"slept": ms}).into())
             }
@@ -506,10 +523,23 @@ fn ping_answers_while_every_worker_is_busy() {
         ..quick_config()
     });
     let a = server.local_addr();
+    let running = reports("every_worker_busy");
     let slow: Vec<_> = (0..2)
-        .map(|_| std::thread::spawn(move || post_json(a, "/invocations", r#"{"case": "sleep", "ms": 3000}"#)))
+        .map(|_| {
+            std::thread::spawn(move || {
+                post_json(
+                    a,
+                    "/invocations",
+                    r#"{"case": "sleep", "ms": 3000, "report": "every_worker_busy"}"#,
+                )
+            })
+        })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..2 {
+        running
+            .recv_timeout(Duration::from_secs(20))
+            .expect("both invocations running");
+    }
     let started = Instant::now();
     for _ in 0..20 {
         assert_eq!(get(a, "/ping").status, 200);
@@ -553,8 +583,17 @@ fn in_process_shutdown_waits_for_running_invocations() {
         ..ServerConfig::default()
     }));
     let a = server.local_addr();
-    let slow = std::thread::spawn(move || post_json(a, "/invocations", r#"{"case": "sleep", "ms": 800}"#));
-    std::thread::sleep(Duration::from_millis(200));
+    let running = reports("shutdown_waits");
+    let slow = std::thread::spawn(move || {
+        post_json(
+            a,
+            "/invocations",
+            r#"{"case": "sleep", "ms": 800, "report": "shutdown_waits"}"#,
+        )
+    });
+    running
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the invocation running");
     server.shutdown();
     let started = Instant::now();
     server.wait();

@@ -15,7 +15,7 @@ use agentcore_rt::types::CancelToken;
 use agentcore_rt::types::{ToolResult, ToolUse};
 use serde_json::{Value, json};
 
-use crate::support::{TempDir, alive, node_modules, peer_python, repo_root, shared_json};
+use crate::support::{TempDir, alive, fixture_json, node_modules, peer_python, repo_root};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -777,7 +777,7 @@ fn check_everything(tools: &[Arc<dyn Tool>]) {
             .starts_with("MCP error -32602: Input validation error")
     );
     // Image content, against the recorded transcript's bytes.
-    let recorded = shared_json("vectors/mcp-everything-content.json");
+    let recorded = fixture_json("vectors/mcp-everything-content.json");
     let png = recorded["transcript"]
         .as_array()
         .unwrap()

@@ -13,8 +13,8 @@ use agentcore_rt::types::CancelToken;
 use agentcore_rt::types::{ContentBlock, MediaSource, Message, Role, ToolResultContent};
 use serde_json::{Value, json};
 
+use crate::support::fixture_json;
 use crate::support::mock_openai::{Completion, Fault, Gate, MockOpenAi, Reply, ReplyBody};
-use crate::support::shared_json;
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ fn comparable(body: &Value) -> String {
 /// headers, and that the parsed answer equals the message Strands stored.
 #[test]
 fn request_bodies_match_strands_recordings() {
-    let vectors = shared_json("vectors/strands-openai-requests.json");
+    let vectors = fixture_json("vectors/strands-openai-requests.json");
     let mut checked = 0;
     for (name, scenario) in vectors["scenarios"].as_object().unwrap() {
         for (t, turn) in scenario["turns"].as_array().unwrap().iter().enumerate() {
@@ -358,7 +358,7 @@ fn request_bodies_match_strands_recordings() {
 /// MCP tool schemas arrive without descriptions; Strands adds `Property <name>` (scenario F).
 #[test]
 fn mcp_tool_schemas_are_normalised_like_strands() {
-    let vectors = shared_json("vectors/strands-openai-requests.json");
+    let vectors = fixture_json("vectors/strands-openai-requests.json");
     let f = &vectors["scenarios"]["F"];
     let specs: Vec<ToolSpec> = f["mcp_tool_specs"]
         .as_array()

@@ -7,7 +7,7 @@ use agentcore_rt::structured::{FORCE_PROMPT, OutputSchema, PathSegment, SchemaEr
 use agentcore_rt::types::{ToolStatus, ToolUse};
 use serde_json::{Value, json};
 
-use crate::support::shared_json;
+use crate::support::fixture_json;
 use crate::support::strands::MY_OUTPUT_MODEL;
 
 fn my_output_model() -> OutputSchema {
@@ -15,7 +15,7 @@ fn my_output_model() -> OutputSchema {
 }
 
 fn turn(scenario: &str) -> Value {
-    let vectors = shared_json("vectors/strands-openai-requests.json");
+    let vectors = fixture_json("vectors/strands-openai-requests.json");
     vectors["scenarios"][scenario]["turns"][0].clone()
 }
 

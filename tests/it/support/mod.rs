@@ -1,4 +1,4 @@
-//! Shared helpers for the integration tests: where the shared fixtures and test peers live,
+//! Shared helpers for the integration tests: where the recorded fixtures and test peers live,
 //! temporary directories.
 #![allow(dead_code)]
 
@@ -14,17 +14,15 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` (spec, vectors, fixtures), or `$AGENTCORE_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("AGENTCORE_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => repo_root().join("../shared"),
-    }
+/// `tests/fixtures`: the reference data recorded from the real implementations
+/// (`scripts/record-fixtures.sh`).
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests/fixtures")
 }
 
-/// Reads and parses a JSON file under `shared_dir()`.
-pub fn shared_json(rel: &str) -> serde_json::Value {
-    let path = shared_dir().join(rel);
+/// Reads and parses a JSON file under `fixtures_dir()`.
+pub fn fixture_json(rel: &str) -> serde_json::Value {
+    let path = fixtures_dir().join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use agentcore_rt::types::Message;
 use serde_json::{Value, json};
 
-use super::{shared_dir, shared_json};
+use super::{fixture_json, fixtures_dir};
 
 /// `MyOutputModel.model_json_schema()` (pydantic 2.14.4) of the model scenarios C and C2 ran with:
 ///
@@ -29,7 +29,7 @@ pub const SCENARIOS: [&str; 10] = ["A", "B", "C", "C2", "D", "E", "F", "G", "H",
 
 pub fn vectors() -> &'static Value {
     static V: OnceLock<Value> = OnceLock::new();
-    V.get_or_init(|| shared_json("vectors/strands-openai-requests.json"))
+    V.get_or_init(|| fixture_json("vectors/strands-openai-requests.json"))
 }
 
 pub fn turns(scenario: &str) -> &'static [Value] {
@@ -40,14 +40,15 @@ pub fn session_id(scenario: &str) -> String {
     format!("scenario-{}", scenario.to_lowercase())
 }
 
-/// The bench driver ran scenario D with `window_size=4`, every other one with 20.
+/// The recorder (`scripts/record/strands_scenarios.py`) ran scenario D with `window_size=4`,
+/// every other one with 20.
 pub fn window_size(scenario: &str) -> usize {
     if scenario == "D" { 4 } else { 20 }
 }
 
 pub fn fixture(scenario: &str) -> PathBuf {
-    shared_dir()
-        .join("fixtures/strands-sessions")
+    fixtures_dir()
+        .join("strands-sessions")
         .join(scenario)
         .join(format!("session_{}", session_id(scenario)))
 }
