@@ -1,7 +1,7 @@
 //! JSON exactly as Python's `json` module writes and reports it.
 //!
-//! The Python SDK answers with two encodings (`../shared/spec/agentcore-runtime.md`, "Two JSON
-//! encodings"): handler results and SSE events are `json.dumps(v, ensure_ascii=False)` (`", "` and
+//! The Python SDK answers with two encodings (recorded in
+//! `tests/fixtures/vectors/agentcore-observed.json`): handler results and SSE events are `json.dumps(v, ensure_ascii=False)` (`", "` and
 //! `": "` separators), SDK-made bodies are Starlette's compact form, and Strands writes session files
 //! with `indent=2`. All three keep non-ASCII raw and print floats as Python's `repr(float)` does, which
 //! serde_json does not; this module writes them byte for byte.

@@ -3,7 +3,8 @@
 //! These types are what the session store writes to `message_N.json`, what the conversation
 //! window trims and what the model client maps to OpenAI's wire format. Their serde form is the
 //! Strands on-disk form, key order included, so a session written here loads in Python and back
-//! (`../shared/spec/strands-agent.md` §1.4). Block kinds we do not model (video, cachePoint,
+//! (Strands' `types/content.py`; the recorded sessions in `tests/fixtures/strands-sessions` pin
+//! it down). Block kinds we do not model (video, cachePoint,
 //! citations, redacted reasoning, ...) are kept verbatim as `Other` so nothing read from disk is
 //! lost in memory.
 //!
