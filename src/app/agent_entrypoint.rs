@@ -24,7 +24,6 @@ use serde_json::{Map, Value, json};
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
 use crate::agent::{Agent, AgentError, AgentEvent, AgentResult, Prompt};
 use crate::error::Error;
-use crate::model::ModelError;
 use crate::types::CancelToken;
 
 /// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
@@ -146,13 +145,9 @@ fn response_value(result: &AgentResult) -> Value {
     result.response_value()
 }
 
-/// An agent failure as the client sees it; a provider's own error body goes into `details`.
+/// An agent failure as the client sees it ([`super::agent_errors`]).
 fn agent_error(e: &AgentError) -> Error {
-    let error = Error::http(e.status(), e.to_string()).with_type(e.kind());
-    match e {
-        AgentError::Model(ModelError::Provider { body: Some(body), .. }) => error.with_details(body.clone()),
-        _ => error,
-    }
+    Error::from(e.clone())
 }
 
 fn final_event(result: &AgentResult, session_id: &str) -> Value {

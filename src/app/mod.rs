@@ -19,6 +19,7 @@
 //! ```
 
 pub mod agent_entrypoint;
+pub mod agent_errors;
 pub mod context;
 pub mod handler;
 pub mod tasks;
