@@ -13,16 +13,17 @@
 //! - streaming (`"stream": true`, or an `Accept` of only `text/event-stream`) and `/ws`: the
 //!   agent's events (`{"type": "text", "data": ...}`, `tool_use`, `tool_result`), then
 //!   `{"type": "final", "result": <the JSON answer>, "stop_reason", "usage", "session_id"}`;
-//!   a failure is `{"type": "error", "error", "error_type", "message", "status"}` (the SDK's
-//!   error event plus `type`, and `status`: the HTTP status a JSON invocation would have got,
-//!   since a stream's own status is already 200 when the failure happens).
+//!   a failure is [`Error::agent_event`]: `{"type": "error", "error", "error_type", "message",
+//!   "status"}` (the SDK's error event plus `type`, and `status`: the HTTP status a JSON
+//!   invocation would have got, since a stream's own status is already 200 when the failure
+//!   happens). Statuses and types of agent failures come from [`super::agent_errors`].
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
-use crate::agent::{Agent, AgentError, AgentEvent, AgentResult, Prompt};
+use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
 use crate::error::Error;
 use crate::types::CancelToken;
 
@@ -36,9 +37,18 @@ pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and
 
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
+///
+/// ```
+/// use agentcore_rt::App;
+/// use agentcore_rt::app::agent_entrypoint;
+///
+/// let mut app = App::new();
+/// agent_entrypoint::install(&mut app, None); // no model: /ping works, invocations answer 503
+/// assert!(app.has_websocket());
+/// ```
 pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
     let entry_agent = agent.clone();
-    app.entrypoint_with(move |payload, ctx| {
+    app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;
         let agent = entry_agent.clone().ok_or_else(no_model)?;
         if request.stream || accepts_only_event_stream(ctx) {
@@ -48,14 +58,12 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
                 Ok(())
             }));
         }
-        let result = agent
-            .invoke(
-                &request.session_id,
-                request.prompt,
-                ctx.cancel_token(),
-                &mut |_| {},
-            )
-            .map_err(|e| agent_error(&e))?;
+        let result = agent.invoke(
+            &request.session_id,
+            request.prompt,
+            ctx.cancel_token(),
+            &mut |_| {},
+        )?;
         Ok(Output::Json(response_value(&result)))
     });
     app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), ws, ctx));
@@ -145,11 +153,6 @@ fn response_value(result: &AgentResult) -> Value {
     result.response_value()
 }
 
-/// An agent failure as the client sees it ([`super::agent_errors`]).
-fn agent_error(e: &AgentError) -> Error {
-    Error::from(e.clone())
-}
-
 fn final_event(result: &AgentResult, session_id: &str) -> Value {
     json!({
         "type": "final",
@@ -158,20 +161,6 @@ fn final_event(result: &AgentResult, session_id: &str) -> Value {
         "usage": serde_json::to_value(result.usage).unwrap_or(Value::Null),
         "session_id": session_id,
     })
-}
-
-fn error_event(error: &Error) -> Value {
-    let mut event = json!({
-        "type": "error",
-        "error": error.message(),
-        "error_type": error.error_type(),
-        "message": "An error occurred during streaming",
-        "status": error.status(),
-    });
-    if let (Some(details), Some(map)) = (error.details(), event.as_object_mut()) {
-        map.insert("details".into(), details.clone());
-    }
-    event
 }
 
 /// Runs the agent, forwarding its events to `sink`, then the final (or error) event.
@@ -186,35 +175,37 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sin
             let _ = sink.send(&event.to_json());
         },
     );
-    let last = match outcome {
-        Ok(result) => final_event(&result, &session_id),
+    match outcome {
+        Ok(result) => {
+            let _ = sink.send(&final_event(&result, &session_id));
+        }
         Err(e) => {
             crate::logging::warn("invocation failed")
                 .str("sessionId", &session_id)
                 .str("error", &e.to_string())
                 .emit();
-            error_event(&agent_error(&e))
+            if !sink.is_closed() {
+                let _ = sink.send_serialized(Error::from(e).agent_event().into_bytes());
+            }
         }
-    };
-    let _ = sink.send(&last);
+    }
 }
 
 /// `/ws`: every text message is a payload; its events stream back, then the final (or error)
 /// event; the connection stays open for the next one. The session header given at the
 /// upgrade applies when a payload has no `session_id`.
 fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error> {
-    let closed = |e: super::WsError| Error::new(e.to_string());
-    while let Some(message) = ws.recv().map_err(closed)? {
+    while let Some(message) = ws.recv()? {
         let text = match message {
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
                 let err =
                     Error::bad_request("binary messages are not supported: send the payload as JSON text");
-                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
-                    .map_err(closed)?;
+                ws.send_text(err.agent_event())?;
                 continue;
             }
         };
+        // The BodyError's own text as details (not /invocations' wording): what /ws has always sent.
         let answer = crate::pyjson::parse_body(text.as_bytes(), 256)
             .map_err(|e| Error::bad_request("Invalid JSON").with_details(e.to_string()))
             .and_then(|payload| AgentRequest::from_payload(&payload, ctx))
@@ -222,8 +213,7 @@ fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestC
         let (agent, request) = match answer {
             Ok(pair) => pair,
             Err(err) => {
-                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
-                    .map_err(closed)?;
+                ws.send_text(err.agent_event())?;
                 continue;
             }
         };
