@@ -38,6 +38,10 @@ pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
 ///
+/// Reads the app's settings as they are now (`/ws` messages nest at most
+/// [`ServerConfig::max_json_depth`](crate::config::ServerConfig::max_json_depth) levels, as
+/// `/invocations` bodies do): call it after [`App::config`].
+///
 /// ```
 /// use agentcore_rt::App;
 /// use agentcore_rt::app::agent_entrypoint;
@@ -66,7 +70,8 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
         )?;
         Ok(Output::Json(response_value(&result)))
     });
-    app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), ws, ctx));
+    let max_json_depth = app.server_config().max_json_depth;
+    app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), max_json_depth, ws, ctx));
 }
 
 /// A validated invocation request.
@@ -194,7 +199,12 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sin
 /// `/ws`: every text message is a payload; its events stream back, then the final (or error)
 /// event; the connection stays open for the next one. The session header given at the
 /// upgrade applies when a payload has no `session_id`.
-fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error> {
+fn serve_websocket(
+    agent: Option<&Agent>,
+    max_json_depth: usize,
+    ws: &mut WebSocket<'_>,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
     while let Some(message) = ws.recv()? {
         let text = match message {
             WsMessage::Text(text) => text,
@@ -206,7 +216,7 @@ fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestC
             }
         };
         // The BodyError's own text as details (not /invocations' wording): what /ws has always sent.
-        let answer = crate::pyjson::parse_body(text.as_bytes(), 256)
+        let answer = crate::pyjson::parse_body(text.as_bytes(), max_json_depth)
             .map_err(|e| Error::bad_request("Invalid JSON").with_details(e.to_string()))
             .and_then(|payload| AgentRequest::from_payload(&payload, ctx))
             .and_then(|request| agent.ok_or_else(no_model).map(|agent| (agent, request)));
@@ -305,5 +315,66 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    /// A scripted client: the messages it sends, then a normal close; what it receives.
+    struct Client {
+        to_send: std::collections::VecDeque<WsMessage>,
+        received: Vec<String>,
+    }
+
+    impl crate::app::WsTransport for Client {
+        fn recv(&mut self) -> Result<Option<WsMessage>, crate::app::WsError> {
+            Ok(self.to_send.pop_front())
+        }
+        fn send(&mut self, message: WsMessage) -> Result<(), crate::app::WsError> {
+            if let WsMessage::Text(text) = message {
+                self.received.push(text);
+            }
+            Ok(())
+        }
+        fn close(&mut self, _: u16, _: &str) -> Result<(), crate::app::WsError> {
+            Ok(())
+        }
+    }
+
+    fn ws_answers(config: crate::config::ServerConfig, messages: &[String]) -> Vec<String> {
+        let mut app = App::new();
+        app.config(config);
+        install(&mut app, None);
+        let mut client = Client {
+            to_send: messages.iter().cloned().map(WsMessage::Text).collect(),
+            received: Vec::new(),
+        };
+        app.handle_websocket(&mut WebSocket::new(&mut client), &ctx(None))
+            .unwrap();
+        client.received
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    fn too_deep(limit: usize) -> String {
+        format!(
+            r#"{{"type": "error", "error": "Invalid JSON", "error_type": "Error", "message": "An error occurred during streaming", "status": 400, "details": "JSON nesting deeper than {limit} levels"}}"#
+        )
+    }
+
+    #[test]
+    fn ws_messages_nest_at_most_max_json_depth() {
+        let default = crate::config::ServerConfig::default();
+        assert_eq!(default.max_json_depth, 256);
+        assert_eq!(ws_answers(default, &[nested(257)]), [too_deep(256)]);
+
+        let small = crate::config::ServerConfig {
+            max_json_depth: 4,
+            ..crate::config::ServerConfig::default()
+        };
+        let answers = ws_answers(small, &[nested(5), nested(4)]);
+        assert_eq!(answers[0], too_deep(4));
+        // Within the limit the message parses, and fails later for want of a query.
+        let missing: Value = serde_json::from_str(&answers[1]).unwrap();
+        assert_eq!(missing["error"], "Missing required field: query");
     }
 }
