@@ -19,7 +19,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use agentcore_rt::app::{EventSink, Output, PingStatus, Response, Tasks, WebSocket, WsMessage};
+use agentcore_rt::app::{EventSink, IntoOutput, Output, PingStatus, Response, Tasks, WebSocket, WsMessage};
 use agentcore_rt::{App, Error, RequestContext};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ pub const MODES: &[&str] = &[
 const WS_JSON_MAX_DEPTH: usize = 128;
 
 /// The reference's pydantic `Model(a: int, b: str)`: a result that serializes itself, which the
-/// SDK turns into JSON through `model_dump()`, and serde through `Serialize`.
+/// SDK turns into JSON through `model_dump()`, and the App through `Serialize` (`IntoOutput`).
 #[derive(Serialize)]
 struct Model {
     a: i64,
@@ -73,16 +73,16 @@ pub fn build_app(mode: &str) -> App {
     match mode {
         "dispatch" | "customping" | "badping" | "debug" => {
             let tasks = app.tasks();
-            app.entrypoint_with(move |payload, ctx| dispatch(&tasks, payload, ctx));
+            app.entrypoint(move |payload, ctx| dispatch(&tasks, payload, ctx));
         }
         "sync" => {
             app.entrypoint(sync_handler);
         }
         "syncgen" => {
-            app.entrypoint_with(|payload, ctx| Ok(syncgen_handler(payload, ctx)));
+            app.entrypoint(syncgen_handler);
         }
         "asyncgen" => {
-            app.entrypoint_with(|payload, _ctx| Ok(asyncgen_handler(payload)));
+            app.entrypoint(asyncgen_handler);
         }
         _ => {}
     }
@@ -130,8 +130,8 @@ fn dispatch(tasks: &Tasks, payload: Value, ctx: &RequestContext) -> Result<Outpu
         "none" => Value::Null.into(),
         "int" => json!(42).into(),
         "unicode" => json!({"msg": "héllo ☃ 日本"}).into(),
-        "pydantic" => to_json(&Model { a: 1, b: "x" })?.into(),
-        "dataclass" => to_json(&Dc { x: 1, when: "t" })?.into(),
+        "pydantic" => Model { a: 1, b: "x" }.into_output()?,
+        "dataclass" => Dc { x: 1, when: "t" }.into_output()?,
         // Python-only, left out on purpose (they fall through to `unknown_case`):
         // - "datetime": the SDK cannot serialize a datetime, falls back to `str()` of the whole
         //   dict and answers its Python repr (`"{'t': datetime.datetime(2024, ...)}"`);
@@ -173,15 +173,12 @@ fn dispatch(tasks: &Tasks, payload: Value, ctx: &RequestContext) -> Result<Outpu
             json!({ "done": tasks.complete_async_task(id) }).into()
         }
         "stream" => Output::stream(|sink| {
-            let events = [
-                json!({"n": 1}),
-                json!("two"),
-                json!(3),
-                Value::Null,
-                to_json(&Model { a: 4, b: "m" })?,
-                json!({"multi": "line\nbreak"}),
-            ];
-            send_all(sink, &events);
+            // A Serialize event between Values: written exactly as its Value would be.
+            if send_all(sink, &[json!({"n": 1}), json!("two"), json!(3), Value::Null])
+                && sink.send(&Model { a: 4, b: "m" }).is_ok()
+            {
+                send_all(sink, &[json!({"multi": "line\nbreak"})]);
+            }
             Ok(())
         }),
         "stream_err" => Output::stream(|sink| {
@@ -205,9 +202,9 @@ fn sync_handler(payload: Value, _ctx: &RequestContext) -> Result<Value, Error> {
 }
 
 /// The `syncgen` entrypoint (a sync generator).
-fn syncgen_handler(payload: Value, ctx: &RequestContext) -> Output {
+fn syncgen_handler(payload: Value, ctx: &RequestContext) -> Result<Output, Error> {
     let session_id = ctx.session_id.clone();
-    Output::stream(move |sink| {
+    Ok(Output::stream(move |sink| {
         if !send_all(sink, &[json!({"chunk": 1}), json!("s")]) {
             return Ok(());
         }
@@ -216,12 +213,12 @@ fn syncgen_handler(payload: Value, ctx: &RequestContext) -> Output {
         }
         send_all(sink, &[json!({"chunk": 3, "sid": session_id})]);
         Ok(())
-    })
+    }))
 }
 
 /// The `asyncgen` entrypoint (an async generator that pauses 50 ms after each event).
-fn asyncgen_handler(payload: Value) -> Output {
-    Output::stream(move |sink| {
+fn asyncgen_handler(payload: Value, _ctx: &RequestContext) -> Result<Output, Error> {
+    Ok(Output::stream(move |sink| {
         for i in 0..3 {
             if sink.send(&json!({ "i": i })).is_err() {
                 return Ok(());
@@ -233,7 +230,7 @@ fn asyncgen_handler(payload: Value) -> Output {
         }
         send_all(sink, &[json!({"done": true})]);
         Ok(())
-    })
+    }))
 }
 
 /// The `/ws` handler: a hello with the session id and forwarded headers, then an echo of every
@@ -278,10 +275,6 @@ fn ws_handler(ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error>
 /// then, so the handler just stops).
 fn send_all(sink: &mut EventSink<'_>, events: &[Value]) -> bool {
     events.iter().all(|event| sink.send(event).is_ok())
-}
-
-fn to_json(value: &impl Serialize) -> Result<Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::new(format!("cannot serialize the result: {e}")))
 }
 
 /// `float(payload.get("s", default))`, as seconds.

@@ -13,18 +13,18 @@
 //! - streaming (`"stream": true`, or an `Accept` of only `text/event-stream`) and `/ws`: the
 //!   agent's events (`{"type": "text", "data": ...}`, `tool_use`, `tool_result`), then
 //!   `{"type": "final", "result": <the JSON answer>, "stop_reason", "usage", "session_id"}`;
-//!   a failure is `{"type": "error", "error", "error_type", "message", "status"}` (the SDK's
-//!   error event plus `type`, and `status`: the HTTP status a JSON invocation would have got,
-//!   since a stream's own status is already 200 when the failure happens).
+//!   a failure is [`Error::agent_event`]: `{"type": "error", "error", "error_type", "message",
+//!   "status"}` (the SDK's error event plus `type`, and `status`: the HTTP status a JSON
+//!   invocation would have got, since a stream's own status is already 200 when the failure
+//!   happens). Statuses and types of agent failures come from [`super::agent_errors`].
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
-use crate::agent::{Agent, AgentError, AgentEvent, AgentResult, Prompt};
+use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
 use crate::error::Error;
-use crate::model::ModelError;
 use crate::types::CancelToken;
 
 /// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
@@ -37,9 +37,22 @@ pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and
 
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
+///
+/// Reads the app's settings as they are now (`/ws` messages nest at most
+/// [`ServerConfig::max_json_depth`](crate::config::ServerConfig::max_json_depth) levels, as
+/// `/invocations` bodies do): call it after [`App::config`].
+///
+/// ```
+/// use agentcore_rt::App;
+/// use agentcore_rt::app::agent_entrypoint;
+///
+/// let mut app = App::new();
+/// agent_entrypoint::install(&mut app, None); // no model: /ping works, invocations answer 503
+/// assert!(app.has_websocket());
+/// ```
 pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
     let entry_agent = agent.clone();
-    app.entrypoint_with(move |payload, ctx| {
+    app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;
         let agent = entry_agent.clone().ok_or_else(no_model)?;
         if request.stream || accepts_only_event_stream(ctx) {
@@ -49,17 +62,16 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
                 Ok(())
             }));
         }
-        let result = agent
-            .invoke(
-                &request.session_id,
-                request.prompt,
-                ctx.cancel_token(),
-                &mut |_| {},
-            )
-            .map_err(|e| agent_error(&e))?;
+        let result = agent.invoke(
+            &request.session_id,
+            request.prompt,
+            ctx.cancel_token(),
+            &mut |_| {},
+        )?;
         Ok(Output::Json(response_value(&result)))
     });
-    app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), ws, ctx));
+    let max_json_depth = app.server_config().max_json_depth;
+    app.websocket(move |ws, ctx| serve_websocket(agent.as_deref(), max_json_depth, ws, ctx));
 }
 
 /// A validated invocation request.
@@ -146,15 +158,6 @@ fn response_value(result: &AgentResult) -> Value {
     result.response_value()
 }
 
-/// An agent failure as the client sees it; a provider's own error body goes into `details`.
-fn agent_error(e: &AgentError) -> Error {
-    let error = Error::http(e.status(), e.to_string()).with_type(e.kind());
-    match e {
-        AgentError::Model(ModelError::Provider { body: Some(body), .. }) => error.with_details(body.clone()),
-        _ => error,
-    }
-}
-
 fn final_event(result: &AgentResult, session_id: &str) -> Value {
     json!({
         "type": "final",
@@ -163,20 +166,6 @@ fn final_event(result: &AgentResult, session_id: &str) -> Value {
         "usage": serde_json::to_value(result.usage).unwrap_or(Value::Null),
         "session_id": session_id,
     })
-}
-
-fn error_event(error: &Error) -> Value {
-    let mut event = json!({
-        "type": "error",
-        "error": error.message(),
-        "error_type": error.error_type(),
-        "message": "An error occurred during streaming",
-        "status": error.status(),
-    });
-    if let (Some(details), Some(map)) = (error.details(), event.as_object_mut()) {
-        map.insert("details".into(), details.clone());
-    }
-    event
 }
 
 /// Runs the agent, forwarding its events to `sink`, then the final (or error) event.
@@ -191,44 +180,50 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sin
             let _ = sink.send(&event.to_json());
         },
     );
-    let last = match outcome {
-        Ok(result) => final_event(&result, &session_id),
+    match outcome {
+        Ok(result) => {
+            let _ = sink.send(&final_event(&result, &session_id));
+        }
         Err(e) => {
             crate::logging::warn("invocation failed")
                 .str("sessionId", &session_id)
                 .str("error", &e.to_string())
                 .emit();
-            error_event(&agent_error(&e))
+            if !sink.is_closed() {
+                let _ = sink.send_serialized(Error::from(e).agent_event().into_bytes());
+            }
         }
-    };
-    let _ = sink.send(&last);
+    }
 }
 
 /// `/ws`: every text message is a payload; its events stream back, then the final (or error)
 /// event; the connection stays open for the next one. The session header given at the
 /// upgrade applies when a payload has no `session_id`.
-fn serve_websocket(agent: Option<&Agent>, ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error> {
-    let closed = |e: super::WsError| Error::new(e.to_string());
-    while let Some(message) = ws.recv().map_err(closed)? {
+fn serve_websocket(
+    agent: Option<&Agent>,
+    max_json_depth: usize,
+    ws: &mut WebSocket<'_>,
+    ctx: &RequestContext,
+) -> Result<(), Error> {
+    while let Some(message) = ws.recv()? {
         let text = match message {
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
                 let err =
                     Error::bad_request("binary messages are not supported: send the payload as JSON text");
-                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
-                    .map_err(closed)?;
+                ws.send_text(err.agent_event())?;
                 continue;
             }
         };
-        let answer = crate::pyjson::parse_body(text.as_bytes(), 256)
+        // The BodyError's own text as details (not /invocations' wording): what /ws has always sent.
+        let answer = crate::pyjson::parse_body(text.as_bytes(), max_json_depth)
             .map_err(|e| Error::bad_request("Invalid JSON").with_details(e.to_string()))
             .and_then(|payload| AgentRequest::from_payload(&payload, ctx))
             .and_then(|request| agent.ok_or_else(no_model).map(|agent| (agent, request)));
         let (agent, request) = match answer {
             Ok(pair) => pair,
             Err(err) => {
-                ws.send_text(crate::pyjson::to_string(&error_event(&err)))
-                    .map_err(closed)?;
+                ws.send_text(err.agent_event())?;
                 continue;
             }
         };
@@ -320,5 +315,66 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    /// A scripted client: the messages it sends, then a normal close; what it receives.
+    struct Client {
+        to_send: std::collections::VecDeque<WsMessage>,
+        received: Vec<String>,
+    }
+
+    impl crate::app::WsTransport for Client {
+        fn recv(&mut self) -> Result<Option<WsMessage>, crate::app::WsError> {
+            Ok(self.to_send.pop_front())
+        }
+        fn send(&mut self, message: WsMessage) -> Result<(), crate::app::WsError> {
+            if let WsMessage::Text(text) = message {
+                self.received.push(text);
+            }
+            Ok(())
+        }
+        fn close(&mut self, _: u16, _: &str) -> Result<(), crate::app::WsError> {
+            Ok(())
+        }
+    }
+
+    fn ws_answers(config: crate::config::ServerConfig, messages: &[String]) -> Vec<String> {
+        let mut app = App::new();
+        app.config(config);
+        install(&mut app, None);
+        let mut client = Client {
+            to_send: messages.iter().cloned().map(WsMessage::Text).collect(),
+            received: Vec::new(),
+        };
+        app.handle_websocket(&mut WebSocket::new(&mut client), &ctx(None))
+            .unwrap();
+        client.received
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    fn too_deep(limit: usize) -> String {
+        format!(
+            r#"{{"type": "error", "error": "Invalid JSON", "error_type": "Error", "message": "An error occurred during streaming", "status": 400, "details": "JSON nesting deeper than {limit} levels"}}"#
+        )
+    }
+
+    #[test]
+    fn ws_messages_nest_at_most_max_json_depth() {
+        let default = crate::config::ServerConfig::default();
+        assert_eq!(default.max_json_depth, 256);
+        assert_eq!(ws_answers(default, &[nested(257)]), [too_deep(256)]);
+
+        let small = crate::config::ServerConfig {
+            max_json_depth: 4,
+            ..crate::config::ServerConfig::default()
+        };
+        let answers = ws_answers(small, &[nested(5), nested(4)]);
+        assert_eq!(answers[0], too_deep(4));
+        // Within the limit the message parses, and fails later for want of a query.
+        let missing: Value = serde_json::from_str(&answers[1]).unwrap();
+        assert_eq!(missing["error"], "Missing required field: query");
     }
 }

@@ -138,6 +138,21 @@ fn is_forwardable_header(lower: &str) -> bool {
 
 /// Per-request context handed to handlers, the Rust counterpart of the SDK's `RequestContext`
 /// plus the values of `BedrockAgentCoreContext`.
+///
+/// ```
+/// use agentcore_rt::RequestContext;
+///
+/// let ctx = RequestContext::from_headers([
+///     ("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", b"s1".as_slice()),
+///     ("Authorization", b"Bearer t".as_slice()),
+///     ("User-Agent", b"curl".as_slice()),
+/// ]);
+/// assert_eq!(ctx.session_id.as_deref(), Some("s1"));
+/// assert_eq!(ctx.request_header("authorization"), Some("Bearer t")); // forwarded
+/// assert_eq!(ctx.request_header("user-agent"), None); // AgentCore never forwards it
+/// assert_eq!(ctx.header("user-agent"), Some("curl"));
+/// assert_eq!(ctx.request_id.len(), 36); // a fresh uuid4 without the request-id header
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     /// `X-Amzn-Bedrock-AgentCore-Runtime-Session-Id`: `None` when absent, `Some("")` when empty.

@@ -2,49 +2,75 @@
 //!
 //! An [`App`] holds the handlers (entrypoint, ping, websocket), the async-task tracker and the
 //! server settings. It knows nothing about sockets: `App::bind` / `App::run` live in
-//! [`crate::http`], which owns the wire and calls back into [`App::invoke`] and
-//! [`App::ping_status`].
+//! [`crate::http`], which owns the wire and calls back into [`App::invoke`],
+//! [`App::ping_status`] and [`App::handle_websocket`].
 //!
 //! ```no_run
-//! use agentcore_rt::{App, Error};
-//! use serde_json::json;
+//! use agentcore_rt::{App, Error, RequestContext};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct Ask { prompt: String }
+//!
+//! #[derive(Serialize)]
+//! struct Answer { echo: String, session: Option<String> }
+//!
+//! fn handler(ask: Ask, ctx: &RequestContext) -> Result<Answer, Error> {
+//!     if ask.prompt.is_empty() {
+//!         return Err(Error::bad_request("empty prompt"));
+//!     }
+//!     Ok(Answer { echo: ask.prompt, session: ctx.session_id.clone() })
+//! }
 //!
 //! let mut app = App::new();
-//! app.entrypoint(|payload, ctx| {
-//!     let prompt = payload.get("prompt").and_then(|p| p.as_str()).ok_or_else(|| Error::bad_request("no prompt"))?;
-//!     Ok(json!({"echo": prompt, "session": ctx.session_id}))
-//! });
-//! app.run("0.0.0.0:8080".parse().map_err(|_| Error::new("bad address"))?)?;
+//! app.entrypoint(handler);
+//! app.run("0.0.0.0:8080".parse()?)?;
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod agent_entrypoint;
-pub mod context;
-pub mod handler;
-pub mod tasks;
+pub mod agent_errors;
+mod context;
+mod debug;
+mod entrypoint;
+mod events;
+mod output;
+mod tasks;
+mod websocket;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde::de::DeserializeOwned;
 
-pub use context::RequestContext;
-pub use handler::{
-    Disconnected, EventSink, EventTransport, Output, Response, StreamFn, WebSocket, WsError, WsEvents,
-    WsMessage, WsTransport,
-};
+pub use context::{REQUEST_ID_HEADER, RequestContext, SESSION_HEADER};
+pub use events::{Disconnected, EventSink, EventTransport};
+pub use output::{IntoOutput, Output, Response, StreamFn};
 pub use tasks::{PingStatus, TaskGuard, Tasks};
+pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 
 use crate::config::ServerConfig;
 use crate::error::Error;
-use crate::pyjson::{self, BodyError};
+use entrypoint::EntrypointFn;
 
-type EntrypointFn = dyn Fn(Value, &RequestContext) -> Result<Output, Error> + Send + Sync;
 type PingFn = dyn Fn() -> Result<PingStatus, Error> + Send + Sync;
 type WebSocketFn = dyn Fn(&mut WebSocket<'_>, &RequestContext) -> Result<(), Error> + Send + Sync;
 type ShutdownFn = Box<dyn FnOnce() + Send>;
 
 /// An AgentCore runtime application: handlers plus settings. Build it, then `run` or `bind` it.
+///
+/// Every setter returns `&mut App`, so calls chain:
+///
+/// ```
+/// use agentcore_rt::{App, Error};
+/// use agentcore_rt::app::PingStatus;
+/// use serde_json::Value;
+///
+/// let mut app = App::new();
+/// app.entrypoint(|payload: Value, _ctx| Ok::<_, Error>(payload))
+///     .ping(|| Ok(PingStatus::Healthy))
+///     .debug(false);
+/// ```
 pub struct App {
     entrypoint: Option<Arc<EntrypointFn>>,
     ping: Option<Arc<PingFn>>,
@@ -75,50 +101,80 @@ impl App {
         }
     }
 
-    /// Sets the entrypoint: `POST /invocations` calls it with the parsed JSON payload (any JSON
-    /// value) and answers its result as JSON. Runs on a worker thread; may block.
-    pub fn entrypoint(
-        &mut self,
-        f: impl Fn(Value, &RequestContext) -> Result<Value, Error> + Send + Sync + 'static,
-    ) -> &mut App {
-        self.entrypoint = Some(Arc::new(move |payload, ctx| f(payload, ctx).map(Output::Json)));
+    /// Sets the entrypoint (Python: `@app.entrypoint`): `POST /invocations` calls `f` with the
+    /// payload and the [`RequestContext`]. It runs on a worker thread and may block. Setting it
+    /// again replaces it.
+    ///
+    /// - The payload `P` is any [`serde::Deserialize`] type. `serde_json::Value` takes every
+    ///   JSON body as it is; for another type, a body that does not fit is a 400
+    ///   `{"error":"Invalid payload","details":"<serde's message>"}` (e.g.
+    ///   `"missing field `prompt`"`) and `f` is not called. A body that is not JSON at all is
+    ///   the SDK's 400 `Invalid JSON` / `Invalid encoding`, whatever `P` is.
+    /// - The result `O` is any [`IntoOutput`]: a [`Serialize`](serde::Serialize) type (JSON,
+    ///   written as Python's `json.dumps`), a [`Response`], or an [`Output`] such as
+    ///   [`Output::stream`] for Server-Sent Events.
+    /// - The error `E` is anything that converts into [`Error`], so `?` works on I/O, serde,
+    ///   websocket and agent errors; its status and body are the response.
+    ///
+    /// A closure must name its error type, which nothing else in it pins down: write
+    /// `Ok::<_, Error>(..)` or `-> Result<_, Error>`.
+    ///
+    /// ```
+    /// use agentcore_rt::{App, Error};
+    /// use agentcore_rt::app::Output;
+    /// use serde::Deserialize;
+    /// use serde_json::{Value, json};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Ask { prompt: String, #[serde(default)] stream: bool }
+    ///
+    /// let mut app = App::new();
+    /// // Typed payload, JSON result, or a stream decided per request:
+    /// app.entrypoint(|ask: Ask, _ctx| -> Result<Output, Error> {
+    ///     if ask.stream {
+    ///         return Ok(Output::stream(move |sink| {
+    ///             for word in ask.prompt.split(' ') {
+    ///                 sink.send(word)?; // one SSE event each
+    ///             }
+    ///             Ok(())
+    ///         }));
+    ///     }
+    ///     Ok(json!({"echo": ask.prompt}).into())
+    /// });
+    /// // Or any JSON payload, as the SDK hands it over:
+    /// app.entrypoint(|payload: Value, ctx| Ok::<_, Error>(json!({"got": payload, "session": ctx.session_id})));
+    /// ```
+    pub fn entrypoint<P, O, E, F>(&mut self, f: F) -> &mut App
+    where
+        P: DeserializeOwned + 'static,
+        O: IntoOutput,
+        E: Into<Error>,
+        F: Fn(P, &RequestContext) -> Result<O, E> + Send + Sync + 'static,
+    {
+        self.entrypoint = Some(entrypoint::erase(f));
         self
     }
 
-    /// Sets a streaming entrypoint: every invocation is answered as Server-Sent Events, one
-    /// event per `sink.send`.
-    pub fn streaming_entrypoint(
-        &mut self,
-        f: impl Fn(Value, &RequestContext, &mut EventSink<'_>) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> &mut App {
-        let f = Arc::new(f);
-        self.entrypoint = Some(Arc::new(move |payload, ctx| {
-            let f = Arc::clone(&f);
-            let ctx = ctx.clone();
-            Ok(Output::stream(move |sink| f(payload, &ctx, sink)))
-        }));
-        self
-    }
-
-    /// Sets an entrypoint that decides per request what to answer: JSON, a raw response or a
-    /// stream (what the Python SDK decides from the return type).
-    pub fn entrypoint_with(
-        &mut self,
-        f: impl Fn(Value, &RequestContext) -> Result<Output, Error> + Send + Sync + 'static,
-    ) -> &mut App {
-        self.entrypoint = Some(Arc::new(f));
-        self
-    }
-
-    /// Sets a custom ping handler. It runs on the connection's coroutine for every `/ping`, so
-    /// it must be quick and must not block. An `Err` (or a panic) falls back to the automatic
-    /// status, as in the SDK.
+    /// Sets a custom ping handler (Python: `@app.ping`). It runs on the connection's coroutine
+    /// for every `/ping`, so it must be quick and must not block. An `Err` (or a panic) falls
+    /// back to the automatic status, as in the SDK.
+    ///
+    /// ```
+    /// use agentcore_rt::App;
+    /// use agentcore_rt::app::PingStatus;
+    ///
+    /// let mut app = App::new();
+    /// app.ping(|| Ok(PingStatus::HealthyBusy));
+    /// assert_eq!(app.ping_status().0, PingStatus::HealthyBusy);
+    /// ```
     pub fn ping(&mut self, f: impl Fn() -> Result<PingStatus, Error> + Send + Sync + 'static) -> &mut App {
         self.ping = Some(Arc::new(f));
         self
     }
 
-    /// Sets the `/ws` handler. Without one, upgrades are refused with 403 as in the SDK.
+    /// Sets the `/ws` handler (Python: `@app.websocket`); it runs on a worker thread for each
+    /// accepted connection (see [`WebSocket`] for an example). Without one, upgrades are
+    /// refused with 403 as in the SDK.
     pub fn websocket(
         &mut self,
         f: impl Fn(&mut WebSocket<'_>, &RequestContext) -> Result<(), Error> + Send + Sync + 'static,
@@ -127,13 +183,24 @@ impl App {
         self
     }
 
-    /// Enables the SDK's debug actions (`{"_agent_core_app_action": ...}` payloads).
+    /// Enables the SDK's debug actions (`{"_agent_core_app_action": "ping_status"}` and the
+    /// others: `job_status`, `force_healthy`, `force_busy`, `clear_forced_status`). Off by
+    /// default; then such payloads reach the entrypoint like any other.
     pub fn debug(&mut self, enabled: bool) -> &mut App {
         self.debug = enabled;
         self
     }
 
     /// Replaces the server settings (limits, timeouts, worker threads).
+    ///
+    /// ```
+    /// use agentcore_rt::App;
+    /// use agentcore_rt::config::ServerConfig;
+    ///
+    /// let mut app = App::new();
+    /// app.config(ServerConfig { max_json_depth: 64, ..ServerConfig::default() });
+    /// assert_eq!(app.server_config().max_json_depth, 64);
+    /// ```
     pub fn config(&mut self, config: ServerConfig) -> &mut App {
         self.config = config;
         self
@@ -148,7 +215,23 @@ impl App {
         self
     }
 
-    /// The async-task tracker (clone it into handlers).
+    /// The async-task tracker: clone it into handlers, and `/ping` says `HealthyBusy` while a
+    /// tracked task runs (Python: `@app.async_task`).
+    ///
+    /// ```
+    /// use agentcore_rt::{App, Error};
+    /// use serde_json::{Value, json};
+    ///
+    /// let mut app = App::new();
+    /// let tasks = app.tasks();
+    /// app.entrypoint(move |_: Value, _ctx| {
+    ///     let busy = tasks.guard("report");
+    ///     std::thread::spawn(move || {
+    ///         let _busy = busy; // HealthyBusy until this thread ends
+    ///     });
+    ///     Ok::<_, Error>(json!({"started": true}))
+    /// });
+    /// ```
     pub fn tasks(&self) -> Tasks {
         self.tasks.clone()
     }
@@ -202,11 +285,24 @@ impl App {
     }
 
     /// Handles one `POST /invocations` body as the SDK does: parse the JSON (400 `Invalid JSON`
-    /// / `Invalid encoding` with Python's details), debug actions when enabled, then the
-    /// entrypoint (500 `No entrypoint defined` without one). A handler panic becomes a 500.
+    /// / `Invalid encoding` with Python's details, nesting limited to
+    /// [`ServerConfig::max_json_depth`]), debug actions when enabled, then the entrypoint (500
+    /// `No entrypoint defined` without one). A handler panic becomes a 500.
     /// Blocking: call it on a worker thread.
+    ///
+    /// ```
+    /// use agentcore_rt::{App, Error, RequestContext};
+    /// use agentcore_rt::app::Output;
+    /// use serde_json::{Value, json};
+    ///
+    /// let mut app = App::new();
+    /// app.entrypoint(|p: Value, _ctx| Ok::<_, Error>(p));
+    /// let ctx = RequestContext::default();
+    /// assert!(matches!(app.invoke(br#"{"a": 1}"#, &ctx), Ok(Output::Json(v)) if v == json!({"a": 1})));
+    /// assert_eq!(app.invoke(b"{", &ctx).unwrap_err().message(), "Invalid JSON");
+    /// ```
     pub fn invoke(&self, body: &[u8], ctx: &RequestContext) -> Result<Output, Error> {
-        let payload = pyjson::parse_body(body, self.config.max_json_depth).map_err(body_error)?;
+        let payload = crate::pyjson::parse_body(body, self.config.max_json_depth)?;
         if self.debug
             && let Some(response) = self.debug_action(&payload)?
         {
@@ -254,78 +350,23 @@ impl App {
             let _ = catch_unwind(AssertUnwindSafe(hook));
         }
     }
-
-    fn debug_action(&self, payload: &Value) -> Result<Option<Response>, Error> {
-        let Value::Object(map) = payload else {
-            // The SDK calls payload.get(...) and fails the same way on a non-object.
-            let kind = match payload {
-                Value::Array(_) => "list",
-                Value::String(_) => "str",
-                Value::Number(n) if n.is_f64() => "float",
-                Value::Number(_) => "int",
-                Value::Bool(_) => "bool",
-                _ => "NoneType",
-            };
-            return Err(Error::new(format!("'{kind}' object has no attribute 'get'")));
-        };
-        let action = match map.get("_agent_core_app_action") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
-            Some(Value::String(s)) if s.is_empty() => return Ok(None),
-            Some(Value::String(s)) => s.as_str(),
-            Some(other) => {
-                return Ok(Some(Response::json(
-                    400,
-                    &json!({"error": format!("Unknown action: {other}")}),
-                )));
-            }
-        };
-        let body = match action {
-            "ping_status" => {
-                let (status, at) = self.ping_status();
-                json!({"status": status.as_str(), "time_of_last_update": at})
-            }
-            "job_status" => self.tasks.info(),
-            "force_healthy" => {
-                self.tasks.force_ping_status(PingStatus::Healthy);
-                json!({"forced_status": "Healthy"})
-            }
-            "force_busy" => {
-                self.tasks.force_ping_status(PingStatus::HealthyBusy);
-                json!({"forced_status": "HealthyBusy"})
-            }
-            "clear_forced_status" => {
-                self.tasks.clear_forced_ping_status();
-                json!({"forced_status": "Cleared"})
-            }
-            other => {
-                return Ok(Some(Response::json(
-                    400,
-                    &json!({"error": format!("Unknown action: {other}")}),
-                )));
-            }
-        };
-        Ok(Some(Response::json(200, &body)))
-    }
 }
 
 /// The `/ping` body for a status: `{"status":"Healthy","time_of_last_update":1795563048}`.
+///
+/// ```
+/// use agentcore_rt::app::{PingStatus, write_ping_json};
+///
+/// let mut out = Vec::new();
+/// write_ping_json(&mut out, PingStatus::HealthyBusy, 7);
+/// assert_eq!(out, br#"{"status":"HealthyBusy","time_of_last_update":7}"#);
+/// ```
 pub fn write_ping_json(out: &mut Vec<u8>, status: PingStatus, at: u64) {
     out.extend_from_slice(b"{\"status\":\"");
     out.extend_from_slice(status.as_str().as_bytes());
     out.extend_from_slice(b"\",\"time_of_last_update\":");
     crate::pyjson::write_u64(out, at);
     out.push(b'}');
-}
-
-fn body_error(e: BodyError) -> Error {
-    match e {
-        BodyError::InvalidJson { details } => Error::bad_request("Invalid JSON").with_details(details),
-        BodyError::InvalidEncoding { details } => {
-            Error::bad_request("Invalid encoding").with_details(details)
-        }
-        BodyError::TooDeep { max_depth } => Error::bad_request("Invalid JSON")
-            .with_details(format!("nesting deeper than {max_depth} levels (MAX_JSON_DEPTH)")),
-    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

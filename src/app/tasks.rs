@@ -64,8 +64,18 @@ struct Inner {
     ping: Mutex<PingState>,
 }
 
-/// Tracks background work for `/ping`. Cheap to clone; clones share state. Capture a clone in
-/// your handlers: `let tasks = app.tasks(); app.entrypoint(move |p, _| { let _busy = tasks.guard("job"); ... })`.
+/// Tracks background work for `/ping`. Cheap to clone; clones share state. Capture a clone
+/// ([`App::tasks`](super::App::tasks)) in your handlers:
+///
+/// ```
+/// use agentcore_rt::app::{PingStatus, Tasks};
+///
+/// let tasks = Tasks::new();
+/// let busy = tasks.guard("index"); // or add_async_task / complete_async_task
+/// assert_eq!(tasks.evaluate(None).0, PingStatus::HealthyBusy);
+/// drop(busy);
+/// assert_eq!(tasks.evaluate(None).0, PingStatus::Healthy);
+/// ```
 #[derive(Clone)]
 pub struct Tasks(Arc<Inner>);
 

@@ -1,7 +1,5 @@
 //! Response heads and bodies: the one place where errors become status codes and JSON.
 
-use serde_json::{Value, json};
-
 use crate::app::Response;
 use crate::clock::Civil;
 use crate::error::Error;
@@ -166,13 +164,9 @@ fn is_token(name: &str) -> bool {
 }
 
 /// The JSON body of an error: `{"error": message}` plus `details` when present (compact, as
-/// the SDK's `JSONResponse`).
+/// the SDK's `JSONResponse`); rendered by [`Error::json_body`].
 pub fn error_body(error: &Error) -> Vec<u8> {
-    let mut body = json!({"error": error.message()});
-    if let (Some(details), Value::Object(map)) = (error.details(), &mut body) {
-        map.insert("details".into(), details.clone());
-    }
-    crate::pyjson::to_string_compact(&body).into_bytes()
+    error.json_body().into_bytes()
 }
 
 /// Writes an error as its status with the JSON body.
@@ -194,14 +188,8 @@ pub fn write_error(
     );
 }
 
-/// The SSE event the SDK sends when a stream fails midway, Python `json.dumps` style.
+/// The SSE event the SDK sends when a stream fails midway, Python `json.dumps` style; rendered
+/// by [`Error::sse_event`].
 pub fn stream_error_event(error: &Error) -> Vec<u8> {
-    let event = json!({
-        "error": error.message(),
-        "error_type": error.error_type(),
-        "message": "An error occurred during streaming",
-    });
-    let mut out = Vec::with_capacity(128);
-    crate::pyjson::write(&mut out, &event);
-    out
+    error.sse_event().into_bytes()
 }

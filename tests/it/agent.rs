@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResult, Prompt};
+use agentcore_rt::app::agent_errors::status_and_type;
 use agentcore_rt::model::ModelError;
 use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
 use agentcore_rt::pyjson;
@@ -505,7 +506,7 @@ fn replay(
                 panic!("{at}: {error:?}")
             };
             assert_eq!(message, "upstream exploded");
-            assert_eq!((error.status(), error.kind()), (502, "ModelError"));
+            assert_eq!(status_and_type(&error), (502, "ModelError"));
             assert!(events.is_empty(), "{at}: {events:?}");
             continue;
         }
@@ -994,7 +995,7 @@ fn max_tokens_keeps_the_partial_message_without_its_tool_calls() {
     let (result, events) = invoke(&agent, "cut", "Add.");
     let error = result.unwrap_err();
     assert_eq!(error, AgentError::MaxTokensReached);
-    assert_eq!((error.status(), error.kind()), (500, "MaxTokensReachedException"));
+    assert_eq!(status_and_type(&error), (500, "MaxTokensReachedException"));
     assert!(
         error
             .to_string()
@@ -1077,7 +1078,7 @@ fn structured_output_attempts_are_capped() {
         .unwrap();
     let (result, _) = invoke(&agent, "so-cap", "Capital of France?");
     let error = result.unwrap_err();
-    assert_eq!((error.status(), error.kind()), (500, "StructuredOutputException"));
+    assert_eq!(status_and_type(&error), (500, "StructuredOutputException"));
     assert_eq!(
         error.to_string(),
         "The model did not produce valid structured output for MyOutputModel in 2 attempts. Last error: \
@@ -1146,10 +1147,7 @@ fn unrecoverable_overflow_is_an_error_and_the_prompt_stays() {
     let (result, _) = invoke(&agent, "overflow", "A very long question.");
     let error = result.unwrap_err();
     assert!(matches!(error, AgentError::ContextOverflow { .. }), "{error:?}");
-    assert_eq!(
-        (error.status(), error.kind()),
-        (500, "ContextWindowOverflowException")
-    );
+    assert_eq!(status_and_type(&error), (500, "ContextWindowOverflowException"));
     assert!(
         error
             .to_string()
@@ -1180,7 +1178,7 @@ fn a_model_error_after_a_tool_cycle_leaves_a_loadable_session() {
         matches!(error, AgentError::Model(ModelError::Provider { status: 400, .. })),
         "{error:?}"
     );
-    assert_eq!(error.status(), 502);
+    assert_eq!(status_and_type(&error).0, 502);
     let history = restored(root.path(), "err", 20);
     assert_eq!(history.len(), 3);
     assert_eq!(
@@ -1249,11 +1247,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
         .unwrap();
     for sid in ["a/b", "", "..", "x\ny"] {
         let error = invoke(&agent, sid, "hi").0.unwrap_err();
-        assert_eq!(
-            (error.status(), error.kind()),
-            (400, "ValueError"),
-            "{sid:?}: {error}"
-        );
+        assert_eq!(status_and_type(&error), (400, "ValueError"), "{sid:?}: {error}");
     }
     let error = invoke_with(
         &agent,
@@ -1264,7 +1258,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
     )
     .0
     .unwrap_err();
-    assert_eq!(error.status(), 400);
+    assert_eq!(status_and_type(&error).0, 400);
 
     struct Failing;
     impl ToolProvider for Failing {
@@ -1281,7 +1275,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
         .build()
         .unwrap();
     let error = invoke(&agent, "ok", "hi").0.unwrap_err();
-    assert_eq!((error.status(), error.kind()), (503, "ToolProviderException"));
+    assert_eq!(status_and_type(&error), (503, "ToolProviderException"));
     assert_eq!(
         error.to_string(),
         "tools unavailable: calc: MCP server failed: exited with status 1"
@@ -1433,7 +1427,7 @@ fn a_busy_session_times_out_with_409() {
         .build()
         .unwrap();
     let error = invoke(&agent, "busy", "hi").0.unwrap_err();
-    assert_eq!((error.status(), error.kind()), (409, "ConcurrencyException"));
+    assert_eq!(status_and_type(&error), (409, "ConcurrencyException"));
     assert_eq!(mock.request_count(), 0);
 }
 
@@ -1504,7 +1498,7 @@ fn cancellation_before_the_tools_run_answers_them_as_cancelled() {
         }
     });
     let error = result.unwrap_err();
-    assert_eq!((error.status(), error.kind()), (503, "CancelledError"));
+    assert_eq!(status_and_type(&error), (503, "CancelledError"));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     let last = events.last().unwrap();
     assert_eq!(

@@ -79,7 +79,7 @@ fn reports(name: &str) -> mpsc::Receiver<()> {
 fn test_app(config: ServerConfig) -> App {
     let mut app = App::new();
     app.config(config);
-    app.entrypoint_with(|payload, ctx| {
+    app.entrypoint(|payload: Value, ctx| -> Result<Output, Error> {
         let case = payload.get("case").and_then(Value::as_str).unwrap_or("");
         match case {
             "panic" => panic!("boom in handler"),

@@ -18,27 +18,24 @@ fn echo_server(config: ServerConfig) -> Server {
     agentcore_rt::logging::set_min_level(None);
     let mut app = App::new();
     app.config(config);
-    app.entrypoint(|p, _| Ok(p));
+    app.entrypoint(|p: Value, _| Ok::<_, agentcore_rt::Error>(p));
     app.websocket(|ws, ctx| {
         ws.send_json(
             &json!({"hello": true, "session_id": ctx.session_id, "headers": ctx.request_headers_json()}),
-        )
-        .map_err(|e| agentcore_rt::Error::new(e.to_string()))?;
-        while let Some(msg) = ws.recv().map_err(|e| agentcore_rt::Error::new(e.to_string()))? {
+        )?;
+        while let Some(msg) = ws.recv()? {
             let reply = match msg {
                 WsMessage::Text(t) if t == "raise" => {
                     return Err(agentcore_rt::Error::new("ws handler boom"));
                 }
                 WsMessage::Text(t) if t.starts_with("close:") => {
                     let code = t[6..].parse().unwrap_or(1000);
-                    ws.close(code, "bye")
-                        .map_err(|e| agentcore_rt::Error::new(e.to_string()))?;
+                    ws.close(code, "bye")?;
                     return Ok(());
                 }
                 WsMessage::Text(t) if t == "burst" => {
                     for i in 0..200 {
-                        ws.send_text(format!("event {i}"))
-                            .map_err(|e| agentcore_rt::Error::new(e.to_string()))?;
+                        ws.send_text(format!("event {i}"))?;
                     }
                     continue;
                 }
@@ -53,8 +50,7 @@ fn echo_server(config: ServerConfig) -> Server {
             match reply {
                 WsMessage::Text(t) => ws.send_text(t),
                 WsMessage::Binary(b) => ws.send_binary(b),
-            }
-            .map_err(|e| agentcore_rt::Error::new(e.to_string()))?;
+            }?;
         }
         Ok(())
     });
@@ -208,7 +204,7 @@ fn bad_handshakes_are_refused() {
     server.shutdown();
 
     let mut app = App::new();
-    app.entrypoint(|p, _| Ok(p));
+    app.entrypoint(|p: Value, _| Ok::<_, agentcore_rt::Error>(p));
     let no_ws = app.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     assert_eq!(
         status_of(&mut handshake(no_ws.local_addr(), "/ws", GOOD)),
