@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
 use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
 use crate::error::Error;
+use crate::pyjson;
 use crate::types::CancelToken;
 
 /// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
@@ -177,12 +178,13 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sin
         cancel,
         &mut |event: AgentEvent<'_>| {
             // A failed send means the client left: the agent sees the cancel flag at its next step.
-            let _ = sink.send(&event.to_json());
+            // The event is a Value already: written straight, without `send`'s generic copy.
+            let _ = sink.send_serialized(pyjson::to_string(&event.to_json()).into_bytes());
         },
     );
     match outcome {
         Ok(result) => {
-            let _ = sink.send(&final_event(&result, &session_id));
+            let _ = sink.send_serialized(pyjson::to_string(&final_event(&result, &session_id)).into_bytes());
         }
         Err(e) => {
             crate::logging::warn("invocation failed")
