@@ -106,8 +106,8 @@ build_one() {
     ensure_target "$triple"
     local -a env_vars=()
     setup_cc "$arch"
-    echo "build-static: cargo build --release --locked --target $triple" >&2
-    env ${env_vars[@]+"${env_vars[@]}"} cargo build --release --locked --target "$triple" --bin agentcore-rt
+    echo "build-static: cargo build --release --locked --target $triple --features no-dependency-logs" >&2
+    env ${env_vars[@]+"${env_vars[@]}"} cargo build --release --locked --target "$triple" --bin agentcore-rt --features no-dependency-logs
     local bin="target/$triple/release/agentcore-rt"
     [ -x "$bin" ] || die "build finished but $bin is missing"
     local size

@@ -64,6 +64,12 @@ fn startup_error(message: &str) -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // The library only emits through the `log` facade; the binary is what writes JSON lines.
+    // Installed at `info` first so an invalid LOG_LEVEL is itself logged.
+    if let Err(e) = log::JsonLogger::new().install(Some(log::Level::Info)) {
+        eprintln!("agentcore-rt: cannot install the logger: {e}");
+        return ExitCode::from(2);
+    }
     install_panic_logger();
     match env_var("LOG_LEVEL")
         .filter(|l| !l.trim().is_empty())
