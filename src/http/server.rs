@@ -3,7 +3,7 @@
 //! touches a socket).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -112,20 +112,20 @@ impl Server {
 
 impl App {
     /// Binds `addr` (port 0 picks a free port) and starts serving the AgentCore contract in
-    /// the background.
+    /// the background. Of the addresses `addr` resolves to, the first that can be bound is used.
     ///
     /// Refuses an address already in use. (may's own `bind` sets `SO_REUSEPORT`, which lets a
     /// second instance bind the same port silently and share its traffic; we bind with std,
     /// which does not, and hand the socket to may.)
     ///
     /// This lives in `http`, not `app`: running an App is the wire's job.
-    pub fn bind(self, addr: SocketAddr) -> io::Result<Server> {
+    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
         let config = self.server_config().clone();
         start(Box::new(AgentCore::new(Arc::new(self))), config, addr)
     }
 
     /// Serves on `addr` until SIGTERM/SIGINT, then drains and returns. See [`App::bind`].
-    pub fn run(self, addr: SocketAddr) -> io::Result<()> {
+    pub fn run(self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let server = Arc::new(self.bind(addr)?);
         server.shutdown_on_signals()?;
         server.wait();
@@ -133,11 +133,14 @@ impl App {
     }
 }
 
-/// Binds `addr` and serves `service` on it.
-fn start(service: Box<dyn Service>, mut config: ServerConfig, addr: SocketAddr) -> io::Result<Server> {
+/// Binds the first address of `addr` that can be bound and serves `service` on it.
+fn start(
+    service: Box<dyn Service>,
+    mut config: ServerConfig,
+    addr: impl ToSocketAddrs,
+) -> io::Result<Server> {
     configure_runtime();
-    let std_listener = StdTcpListener::bind(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    let std_listener = listen(addr)?;
     let addr = std_listener.local_addr()?;
     let listener = into_may_listener(std_listener)?;
     config.addr = addr;
@@ -150,6 +153,53 @@ fn start(service: Box<dyn Service>, mut config: ServerConfig, addr: SocketAddr) 
         .str("addr", &addr.to_string())
         .emit();
     Ok(Server { shared, addr })
+}
+
+/// Resolves `addr` and binds the first address that works; the error names the address.
+fn listen(addr: impl ToSocketAddrs) -> io::Result<StdTcpListener> {
+    let candidates = addr.to_socket_addrs().map_err(|e| ListenError::wrap(None, e))?;
+    let mut last = None;
+    for candidate in candidates {
+        match StdTcpListener::bind(candidate) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(ListenError::wrap(Some(candidate), e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot listen: the address resolved to nothing",
+        )
+    }))
+}
+
+/// Binding failed: which address, and why (the `source`).
+#[derive(Debug)]
+struct ListenError {
+    addr: Option<SocketAddr>,
+    source: io::Error,
+}
+
+impl ListenError {
+    /// An `io::Error` of the cause's kind, so callers can still match on it.
+    fn wrap(addr: Option<SocketAddr>, source: io::Error) -> io::Error {
+        io::Error::new(source.kind(), ListenError { addr, source })
+    }
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.addr {
+            Some(addr) => write!(f, "cannot listen on {addr}: {}", self.source),
+            None => write!(f, "cannot listen: {}", self.source),
+        }
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 #[allow(unsafe_code)]
@@ -206,5 +256,36 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
             let _guard = guard;
             conn::serve(stream, conn_shared, overloaded);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_address_is_refused_naming_it_and_keeping_the_cause() {
+        let first = listen("127.0.0.1:0").unwrap();
+        let taken = first.local_addr().unwrap();
+        let err = listen(taken).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot listen on {taken}: ")),
+            "{err}"
+        );
+        let cause = err.get_ref().and_then(|inner| inner.source());
+        assert!(cause.is_some(), "the OS error is kept as the source");
+    }
+
+    #[test]
+    fn the_first_address_that_binds_wins() {
+        let first = listen("127.0.0.1:0").unwrap();
+        let taken = first.local_addr().unwrap();
+        let free = SocketAddr::from(([127, 0, 0, 1], 0));
+        let second = listen([taken, free].as_slice()).unwrap();
+        assert_ne!(second.local_addr().unwrap(), taken);
+        let err = listen(Vec::<SocketAddr>::new().as_slice()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 }
