@@ -14,7 +14,7 @@
 //!     let prompt = payload.get("prompt").and_then(|p| p.as_str()).ok_or_else(|| Error::bad_request("no prompt"))?;
 //!     Ok(json!({"echo": prompt, "session": ctx.session_id}))
 //! });
-//! app.run("0.0.0.0:8080".parse().map_err(|_| Error::new("bad address"))?)?;
+//! app.run("0.0.0.0:8080")?;
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 
