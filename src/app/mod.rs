@@ -24,7 +24,7 @@
 //!
 //! let mut app = App::new();
 //! app.entrypoint(handler);
-//! app.run("0.0.0.0:8080".parse()?)?;
+//! app.run("0.0.0.0:8080")?;
 //! # Ok::<_, Box<dyn std::error::Error>>(())
 //! ```
 

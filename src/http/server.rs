@@ -1,16 +1,19 @@
-//! The accept loop, the coroutine runtime's settings, and graceful shutdown.
+//! Running a server: binding, the accept loop, the coroutine runtime's settings, graceful
+//! shutdown; and running an [`App`] with the AgentCore contract (the wire's job: `app` never
+//! touches a socket).
 
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once};
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use may::net::TcpListener;
 
+use super::agentcore::AgentCore;
 use super::conn;
 use super::idle::IdleReaper;
-use super::pool::WorkerPool;
+use super::service::Service;
+use super::shared::Shared;
 use crate::app::App;
 use crate::config::ServerConfig;
 
@@ -32,49 +35,6 @@ fn configure_runtime() {
     });
 }
 
-/// State shared by the accept loop and every connection.
-pub(crate) struct Shared {
-    pub(crate) app: Arc<App>,
-    pub(crate) config: ServerConfig,
-    pub(crate) pool: WorkerPool,
-    /// WebSocket handlers: one thread per open session, apart from `pool`, because a handler
-    /// holds its thread while it waits for the client.
-    pub(crate) ws_pool: WorkerPool,
-    pub(crate) idle: Arc<IdleReaper>,
-    shutting_down: AtomicBool,
-    connections: AtomicUsize,
-    busy: AtomicUsize,
-    stop: (Mutex<bool>, Condvar),
-}
-
-impl Shared {
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
-    }
-
-    /// Counts an exchange the drain must wait for (an invocation, a WebSocket session).
-    pub(crate) fn busy_guard(self: &Arc<Self>) -> BusyGuard {
-        self.busy.fetch_add(1, Ordering::AcqRel);
-        BusyGuard(Arc::clone(self))
-    }
-}
-
-pub(crate) struct BusyGuard(Arc<Shared>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.busy.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-struct ConnGuard(Arc<Shared>);
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     shared: Arc<Shared>,
@@ -90,11 +50,11 @@ impl Server {
     /// Stops accepting; in-flight requests finish (up to the drain timeout) before `wait`
     /// returns. Idempotent; safe from any thread.
     pub fn shutdown(&self) {
-        if self.shared.shutting_down.swap(true, Ordering::AcqRel) {
+        if !self.shared.begin_shutdown() {
             return;
         }
         crate::logging::info("shutting down: draining in-flight requests")
-            .num("inFlight", self.shared.busy.load(Ordering::Acquire) as u64)
+            .num("inFlight", self.shared.in_flight() as u64)
             .emit();
         // Wake the accept loop, which is parked in accept().
         let wake = match self.addr {
@@ -105,27 +65,13 @@ impl Server {
             other => other,
         };
         let _ = std::net::TcpStream::connect_timeout(&wake, Duration::from_millis(200));
-        let (lock, cvar) = &self.shared.stop;
-        if let Ok(mut stopped) = lock.lock() {
-            *stopped = true;
-            cvar.notify_all();
-        }
+        self.shared.mark_stopped();
     }
 
     /// Blocks until `shutdown` has been called and in-flight requests have drained (or the
     /// drain timeout passed), then runs the app's shutdown hooks.
     pub fn wait(&self) {
-        let (lock, cvar) = &self.shared.stop;
-        let mut stopped = lock.lock().unwrap_or_else(|p| p.into_inner());
-        while !*stopped {
-            stopped = cvar.wait(stopped).unwrap_or_else(|p| p.into_inner());
-        }
-        drop(stopped);
-        let deadline = Instant::now() + self.shared.config.drain_timeout;
-        while self.shared.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let left = self.shared.busy.load(Ordering::Acquire);
+        let left = self.shared.wait_until_drained(self.shared.config.drain_timeout);
         if left > 0 {
             crate::logging::warn("drain timeout: abandoning in-flight requests")
                 .num("inFlight", left as u64)
@@ -133,7 +79,7 @@ impl Server {
         }
         self.shared.pool.stop();
         self.shared.ws_pool.stop();
-        self.shared.app.run_shutdown_hooks();
+        self.shared.service.stopped();
         crate::logging::info("stopped").emit();
         crate::logging::flush();
     }
@@ -165,49 +111,94 @@ impl Server {
 }
 
 impl App {
-    /// Binds `addr` (port 0 picks a free port) and starts serving in the background.
+    /// Binds `addr` (port 0 picks a free port) and starts serving the AgentCore contract in
+    /// the background. Of the addresses `addr` resolves to, the first that can be bound is used.
     ///
     /// Refuses an address already in use. (may's own `bind` sets `SO_REUSEPORT`, which lets a
     /// second instance bind the same port silently and share its traffic; we bind with std,
     /// which does not, and hand the socket to may.)
-    pub fn bind(self, addr: SocketAddr) -> io::Result<Server> {
-        configure_runtime();
-        let std_listener = StdTcpListener::bind(addr)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-        let addr = std_listener.local_addr()?;
-        let listener = into_may_listener(std_listener)?;
-        let mut config = self.server_config().clone();
-        config.addr = addr;
-        let shared = Arc::new(Shared {
-            pool: WorkerPool::new(config.worker_threads, config.max_invocations),
-            ws_pool: WorkerPool::new(config.max_websockets, config.max_websockets),
-            idle: Arc::new(IdleReaper::new()),
-            config,
-            app: Arc::new(self),
-            shutting_down: AtomicBool::new(false),
-            connections: AtomicUsize::new(0),
-            busy: AtomicUsize::new(0),
-            stop: (Mutex::new(false), Condvar::new()),
-        });
-        let accept_shared = Arc::clone(&shared);
-        may::go!(move || accept_loop(&listener, &accept_shared));
-        let weak = Arc::downgrade(&shared);
-        may::go!(move || idle_reaper(&weak));
-        crate::logging::info("listening")
-            .str("addr", &addr.to_string())
-            .emit();
-        Ok(Server { shared, addr })
+    ///
+    /// This lives in `http`, not `app`: running an App is the wire's job.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let config = self.server_config().clone();
+        start(Box::new(AgentCore::new(Arc::new(self))), config, addr)
     }
 
-    /// Serves on `addr` until SIGTERM/SIGINT, then drains and returns.
-    pub fn run(mut self, addr: SocketAddr) -> io::Result<()> {
-        let mut config = self.server_config().clone();
-        config.addr = addr;
-        self.config(config);
+    /// Serves on `addr` until SIGTERM/SIGINT, then drains and returns. See [`App::bind`].
+    pub fn run(self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let server = Arc::new(self.bind(addr)?);
         server.shutdown_on_signals()?;
         server.wait();
         Ok(())
+    }
+}
+
+/// Binds the first address of `addr` that can be bound and serves `service` on it.
+fn start(
+    service: Box<dyn Service>,
+    mut config: ServerConfig,
+    addr: impl ToSocketAddrs,
+) -> io::Result<Server> {
+    configure_runtime();
+    let std_listener = listen(addr)?;
+    let addr = std_listener.local_addr()?;
+    let listener = into_may_listener(std_listener)?;
+    config.addr = addr;
+    let shared = Arc::new(Shared::new(service, config));
+    let accept_shared = Arc::clone(&shared);
+    may::go!(move || accept_loop(&listener, &accept_shared));
+    let weak = Arc::downgrade(&shared);
+    may::go!(move || idle_reaper(&weak));
+    crate::logging::info("listening")
+        .str("addr", &addr.to_string())
+        .emit();
+    Ok(Server { shared, addr })
+}
+
+/// Resolves `addr` and binds the first address that works; the error names the address.
+fn listen(addr: impl ToSocketAddrs) -> io::Result<StdTcpListener> {
+    let candidates = addr.to_socket_addrs().map_err(|e| ListenError::wrap(None, e))?;
+    let mut last = None;
+    for candidate in candidates {
+        match StdTcpListener::bind(candidate) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(ListenError::wrap(Some(candidate), e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot listen: the address resolved to nothing",
+        )
+    }))
+}
+
+/// Binding failed: which address, and why (the `source`).
+#[derive(Debug)]
+struct ListenError {
+    addr: Option<SocketAddr>,
+    source: io::Error,
+}
+
+impl ListenError {
+    /// An `io::Error` of the cause's kind, so callers can still match on it.
+    fn wrap(addr: Option<SocketAddr>, source: io::Error) -> io::Error {
+        io::Error::new(source.kind(), ListenError { addr, source })
+    }
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.addr {
+            Some(addr) => write!(f, "cannot listen on {addr}: {}", self.source),
+            None => write!(f, "cannot listen: {}", self.source),
+        }
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -259,13 +250,42 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         if shared.is_shutting_down() {
             break;
         }
-        let open = shared.connections.fetch_add(1, Ordering::AcqRel) + 1;
-        let overloaded = open > shared.config.max_connections;
-        let guard = ConnGuard(Arc::clone(shared));
+        let (guard, overloaded) = shared.open_connection();
         let conn_shared = Arc::clone(shared);
         may::go!(move || {
             let _guard = guard;
             conn::serve(stream, conn_shared, overloaded);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_address_is_refused_naming_it_and_keeping_the_cause() {
+        let first = listen("127.0.0.1:0").unwrap();
+        let taken = first.local_addr().unwrap();
+        let err = listen(taken).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot listen on {taken}: ")),
+            "{err}"
+        );
+        let cause = err.get_ref().and_then(|inner| inner.source());
+        assert!(cause.is_some(), "the OS error is kept as the source");
+    }
+
+    #[test]
+    fn the_first_address_that_binds_wins() {
+        let first = listen("127.0.0.1:0").unwrap();
+        let taken = first.local_addr().unwrap();
+        let free = SocketAddr::from(([127, 0, 0, 1], 0));
+        let second = listen([taken, free].as_slice()).unwrap();
+        assert_ne!(second.local_addr().unwrap(), taken);
+        let err = listen(Vec::<SocketAddr>::new().as_slice()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -26,7 +26,9 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket as Tungstenite};
 
-use super::server::Shared;
+use super::io::linger_close;
+use super::service::Session as Handler;
+use super::shared::Shared;
 use crate::app::{RequestContext, WebSocket, WsError, WsMessage, WsTransport};
 
 const OUT_WINDOW: usize = 64;
@@ -71,8 +73,10 @@ impl Write for NonBlockingRead {
     }
 }
 
-/// Runs the session until it closes; returns the close code sent or received.
-pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, shared: Arc<Shared>) -> u16 {
+/// Runs the session until it closes; returns the close code sent or received. `leftover`:
+/// bytes the client sent behind its handshake.
+pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, handler: Handler, shared: Arc<Shared>) -> u16 {
+    let Handler { ctx, run: handle } = handler;
     let _busy = shared.busy_guard();
     let limit = shared.config.ws_max_message_bytes;
     let config = WebSocketConfig::default()
@@ -108,7 +112,6 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
     let out_permits = Arc::new(Semphore::new(OUT_WINDOW));
     let closed = Arc::new(AtomicBool::new(false));
     let handler_job = {
-        let app = Arc::clone(&shared.app);
         let events_tx = events_tx.clone();
         let mut transport = ChannelWs {
             events: events_tx.clone(),
@@ -122,7 +125,7 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
         move || {
             let result = {
                 let mut socket = WebSocket::new(&mut transport);
-                app.handle_websocket(&mut socket, &ctx)
+                handle(&mut socket, &ctx)
             };
             let _ = events_tx.send(Event::HandlerDone(result));
         }
@@ -158,7 +161,7 @@ pub(crate) fn run(stream: TcpStream, leftover: Vec<u8>, ctx: RequestContext, sha
     };
     let code = session.run_loop(&events_rx);
     if let Some(mut s) = shutdown_handle {
-        super::conn::linger_close(&mut s);
+        linger_close(&mut s);
         // Also wakes the peeker, parked in peek() on its own handle.
         let _ = s.shutdown(Shutdown::Both);
     }

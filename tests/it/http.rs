@@ -130,7 +130,7 @@ fn test_app(config: ServerConfig) -> App {
 fn in_process(config: ServerConfig) -> agentcore_rt::http::Server {
     // In-process servers log to this test binary's stdout; the binary's logs are tested instead.
     agentcore_rt::logging::set_min_level(None);
-    test_app(config).bind("127.0.0.1:0".parse().unwrap()).unwrap()
+    test_app(config).bind("127.0.0.1:0").unwrap()
 }
 
 fn quick_config() -> ServerConfig {

@@ -54,7 +54,7 @@ fn echo_server(config: ServerConfig) -> Server {
         }
         Ok(())
     });
-    app.bind("127.0.0.1:0".parse().unwrap()).unwrap()
+    app.bind("127.0.0.1:0").unwrap()
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn bad_handshakes_are_refused() {
 
     let mut app = App::new();
     app.entrypoint(|p: Value, _| Ok::<_, agentcore_rt::Error>(p));
-    let no_ws = app.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let no_ws = app.bind("127.0.0.1:0").unwrap();
     assert_eq!(
         status_of(&mut handshake(no_ws.local_addr(), "/ws", GOOD)),
         403,
