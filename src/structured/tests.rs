@@ -1,11 +1,12 @@
 use serde_json::{Value, json};
 
-use super::schema::{self, Decimal, json_equal};
+use super::decimal::{Decimal, json_equal};
 use super::*;
+use super::{check, schema};
 
 /// Issues as `location: message` lines, for compact assertions.
 fn issues(schema_json: Value, value: Value) -> Vec<String> {
-    let patterns = schema::check(&schema_json).unwrap();
+    let patterns = check::check(&schema_json).unwrap();
     schema::validate(&schema_json, &patterns, &value)
         .iter()
         .map(ToString::to_string)
