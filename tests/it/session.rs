@@ -776,7 +776,7 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     assert_eq!(err.path.as_deref(), Some(m1.as_path()));
     assert_eq!(err.session_id, "s");
     match &err.kind {
-        SessionErrorKind::Corrupt { detail } => {
+        SessionErrorKind::Corrupt { detail, .. } => {
             assert!(detail.starts_with("invalid JSON: EOF while parsing"), "{detail}")
         }
         other => panic!("{other:?}"),
@@ -786,15 +786,15 @@ fn corrupt_files_are_errors_that_touch_nothing() {
 
     fs::write(&m1, r#"{"message": {"role": "robot", "content": []}}"#).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("robot"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("robot"))
     );
     fs::write(&m1, "[".repeat(100_000)).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("nested"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("nested"))
     );
     fs::write(&m1, b"\xff\xfe").unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("UTF-8"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("UTF-8"))
     );
 
     let root = TempDir::new("session-corrupt-agent");
@@ -820,7 +820,7 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     agent.as_object_mut().unwrap().remove("state");
     fs::write(&agent_json, agent.to_string()).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("state"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("state"))
     );
 
     // A stray message file name, a missing agent.json with messages present, a missing messages dir.
@@ -837,7 +837,7 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     assert_eq!(restore(root.path(), "s").unwrap().unwrap().messages.len(), 3);
     fs::remove_file(dir.join("agents/agent_default/agent.json")).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("3 message files"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("3 message files"))
     );
     assert!(
         !dir.join("agents/agent_default/agent.json").exists(),
