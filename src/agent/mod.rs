@@ -1,6 +1,7 @@
 //! The agent: a blocking model -> tools -> model loop (Strands semantics), knowing nothing of HTTP.
 //!
-//! [`Agent`] is the entry point: build it once with [`Agent::builder`], share it across worker threads, call [`Agent::invoke`] per
+//! [`Agent`] is the entry point: build it once with [`Agent::builder`] (or the binary's default
+//! with [`Agent::from_config`]), share it across worker threads, call [`Agent::invoke`] per
 //! request. It drives the layer below: a [`crate::model`], the [`crate::tools`], a
 //! [`crate::session`] store and [`crate::structured`] output.
 //!
@@ -22,7 +23,7 @@
 //! - A prompt must hold content and no tool blocks; Strands treats an empty block list as
 //!   "continue the conversation".
 //!
-//! The files: `invoke` (the agent, one invocation), `builder`, `run` (the loop),
+//! The files: `invoke` (the agent, one invocation), `builder`, `from_config`, `run` (the loop),
 //! `executor` (a batch of tool calls, tool-name rules), `tools` (where tools come from),
 //! `prompt`, `result`, `events`, `error`, and [`conversation`] (the sliding window).
 
@@ -31,6 +32,7 @@ pub mod conversation;
 mod error;
 mod events;
 mod executor;
+mod from_config;
 mod invoke;
 mod prompt;
 mod result;
@@ -40,6 +42,7 @@ mod tools;
 pub use builder::AgentBuilder;
 pub use error::{AgentError, MAX_TOKENS_TEXT};
 pub use events::AgentEvent;
+pub use from_config::{NO_MODEL_MESSAGE, StartupError};
 pub use invoke::Agent;
 pub use prompt::Prompt;
 pub use result::{AgentResult, LIMIT_TURNS};
