@@ -242,3 +242,36 @@ fn issue_locations_read_like_pydantic() {
         "Input should be a valid dictionary"
     );
 }
+
+#[test]
+fn output_from_text_wants_one_valid_json_object() {
+    use crate::types::{ContentBlock, Message, Role};
+    let schema = OutputSchema::from_json_schema(json!({
+        "title": "T",
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "number"}},
+        "required": ["a", "b"],
+    }))
+    .unwrap();
+    let reply = |texts: &[&str]| {
+        let content = texts.iter().map(|t| ContentBlock::Text(t.to_string())).collect();
+        Message::new(Role::Assistant, content)
+    };
+    // The text blocks are joined before parsing.
+    assert_eq!(
+        schema.output_from_text(&reply(&["{\"a\": 1,", " \"b\": 2}"])),
+        Ok(json!({"a": 1, "b": 2.0}))
+    );
+    for text in ["[1]", "not json", "{\"a\": 1} {\"b\": 2}"] {
+        assert_eq!(
+            schema.output_from_text(&reply(&[text])),
+            Err(StructuredOutputError::NotProduced),
+            "{text}"
+        );
+    }
+    let error = schema.output_from_text(&reply(&["{\"a\": \"x\"}"])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Structured output failed validation for T: a: Input should be a valid integer, unable to parse string as an integer; b: Field required"
+    );
+}
