@@ -1,4 +1,4 @@
-//! The in-memory session store: what an [`crate::agent::Agent`] without a session directory uses.
+//! The in-memory session store: what an agent without a session directory uses.
 //!
 //! It keeps, per session and agent id, what the file store would: the messages appended since the
 //! window's offset, and the agent snapshot (state and window state). It behaves like the file
