@@ -6,6 +6,7 @@ use std::fmt;
 use crate::agent::conversation::UnableToTrim;
 use crate::model::ModelError;
 use crate::session::SessionError;
+use crate::structured::StructuredOutputError;
 use crate::tools::ToolError;
 
 /// Strands' `MaxTokensReachedException` text (1.62).
@@ -37,10 +38,7 @@ pub enum AgentError {
     /// A tool provider could not supply its tools.
     ToolsUnavailable(ToolError),
     /// Structured output was requested and the model did not deliver a valid one.
-    StructuredOutput {
-        /// Strands' text, or ours when the attempt cap was reached.
-        message: String,
-    },
+    StructuredOutput(StructuredOutputError),
     /// The model rejected the context and nothing more could be trimmed.
     ContextOverflow {
         /// The provider's overflow message.
@@ -61,7 +59,7 @@ impl fmt::Display for AgentError {
             AgentError::Session(e) => e.fmt(f),
             AgentError::Model(e) => e.fmt(f),
             AgentError::ToolsUnavailable(e) => write!(f, "tools unavailable: {e}"),
-            AgentError::StructuredOutput { message } => f.write_str(message),
+            AgentError::StructuredOutput(e) => e.fmt(f),
             AgentError::ContextOverflow { message } => {
                 write!(
                     f,
@@ -80,6 +78,7 @@ impl std::error::Error for AgentError {
             AgentError::Session(e) => Some(e),
             AgentError::Model(e) => Some(e),
             AgentError::ToolsUnavailable(e) => Some(e),
+            AgentError::StructuredOutput(e) => Some(e),
             _ => None,
         }
     }

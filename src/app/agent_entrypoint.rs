@@ -32,9 +32,7 @@ use crate::types::CancelToken;
 /// `session_` takes 8 of them; 200 leaves room and matches what the issue asks).
 pub const MAX_SESSION_ID_BYTES: usize = 200;
 
-/// What a missing model tells the caller to do.
-pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for an \
-     OpenAI-compatible endpoint other than api.openai.com), then restart";
+pub use crate::agent::NO_MODEL_MESSAGE;
 
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].

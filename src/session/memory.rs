@@ -1,26 +1,37 @@
-//! The in-memory session store: what an [`crate::agent::Agent`] without a session directory uses.
+//! The in-memory session store: what an agent without a session directory uses.
 //!
-//! It keeps, per session id, what the file store would: the messages appended since the window's
-//! offset, and the agent snapshot (state and window state). It behaves like the file store in the
-//! ways the loop can observe: one invocation per session at a time (a bounded wait, then
-//! [`SessionErrorKind::LockTimeout`]), restore skips `removed_message_count` messages, and overflow truncation is not written back. Messages the window has dropped are
-//! freed at each sync, so a session holds about one window of messages. Sessions are never
-//! evicted: they live as long as the agent.
+//! It keeps, per session and agent id, what the file store would: the messages appended since the
+//! window's offset, and the agent snapshot (state and window state). It behaves like the file
+//! store in the ways the loop can observe: one invocation per session at a time (a bounded wait,
+//! then [`SessionErrorKind::LockTimeout`]), restore skips `removed_message_count` messages, and
+//! overflow truncation is not written back. Messages the window has dropped are freed at each
+//! sync, so a session holds about one window of messages. Sessions are never evicted: they live
+//! as long as the store.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::session::{AgentSnapshot, RestoredAgent, SessionError, SessionErrorKind};
+use super::error::{SessionError, SessionErrorKind};
+use super::id::{validate_agent_id, validate_session_id};
+use super::record::{AgentSnapshot, RestoredAgent};
+use super::store::{OpenedSession, SessionStore, SessionWriter};
 use crate::sync::lock;
 use crate::types::Message;
 
-/// Sessions by id.
-#[derive(Debug, Default)]
-pub(crate) struct MemoryStore {
+/// Sessions in memory, by id; cheap to share (`Arc`) between agents.
+#[derive(Default)]
+pub struct MemorySessionStore {
     sessions: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+impl fmt::Debug for MemorySessionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySessionStore")
+            .field("sessions", &lock(&self.sessions).len())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -32,7 +43,8 @@ struct Slot {
 #[derive(Debug, Default)]
 struct SlotState {
     busy: bool,
-    record: Option<Record>,
+    /// By agent id.
+    records: HashMap<String, Record>,
 }
 
 #[derive(Debug)]
@@ -45,19 +57,29 @@ struct Record {
 
 /// One invocation's hold on a session; releases it on drop.
 #[derive(Debug)]
-pub(crate) struct MemorySession {
+struct MemorySession {
     slot: Arc<Slot>,
+    agent_id: String,
 }
 
-impl MemoryStore {
-    /// Takes `session_id`, waiting up to `wait` for the invocation holding it, and restores it
-    /// (`None` for a new session, whose record starts from `initial`).
-    pub(crate) fn open(
+impl MemorySessionStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl SessionStore for MemorySessionStore {
+    fn open(
         &self,
         session_id: &str,
+        agent_id: &str,
         wait: Duration,
         initial: &AgentSnapshot,
-    ) -> Result<(MemorySession, Option<RestoredAgent>), SessionError> {
+    ) -> Result<OpenedSession, SessionError> {
+        let fail = |kind| SessionError::new(session_id, None, kind);
+        validate_session_id(session_id).map_err(fail)?;
+        validate_agent_id(agent_id).map_err(fail)?;
         let slot = lock(&self.sessions)
             .entry(session_id.to_string())
             .or_default()
@@ -67,11 +89,7 @@ impl MemoryStore {
         while state.busy {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(SessionError::new(
-                    session_id,
-                    None,
-                    SessionErrorKind::LockTimeout { waited: wait },
-                ));
+                return Err(fail(SessionErrorKind::LockTimeout { waited: wait }));
             }
             state = slot
                 .released
@@ -80,17 +98,23 @@ impl MemoryStore {
                 .0;
         }
         state.busy = true;
-        let restored = match &state.record {
+        let restored = match state.records.get(agent_id) {
             None => {
-                state.record = Some(Record {
-                    snapshot: initial.clone(),
-                    messages: Vec::new(),
-                    first: 0,
-                });
+                state.records.insert(
+                    agent_id.to_string(),
+                    Record {
+                        snapshot: initial.clone(),
+                        messages: Vec::new(),
+                        first: 0,
+                    },
+                );
                 None
             }
             Some(record) => {
-                let skip = removed_count(&record.snapshot).saturating_sub(record.first);
+                let skip = record
+                    .snapshot
+                    .removed_message_count()
+                    .saturating_sub(record.first);
                 let skip = usize::try_from(skip).unwrap_or(usize::MAX);
                 let messages: Vec<Message> = record.messages.iter().skip(skip).cloned().collect();
                 Some(RestoredAgent {
@@ -102,36 +126,36 @@ impl MemoryStore {
             }
         };
         drop(state);
-        Ok((MemorySession { slot }, restored))
+        Ok(OpenedSession {
+            writer: Box::new(MemorySession {
+                slot,
+                agent_id: agent_id.to_string(),
+            }),
+            restored,
+        })
     }
 }
 
-fn removed_count(snapshot: &AgentSnapshot) -> u64 {
-    snapshot
-        .conversation_manager_state
-        .get("removed_message_count")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-}
-
-impl MemorySession {
-    pub(crate) fn append(&mut self, message: &Message) {
-        if let Some(record) = lock(&self.slot.state).record.as_mut() {
+impl SessionWriter for MemorySession {
+    fn append_message(&mut self, message: &Message) -> Result<(), SessionError> {
+        if let Some(record) = lock(&self.slot.state).records.get_mut(&self.agent_id) {
             record.messages.push(message.clone());
         }
+        Ok(())
     }
 
-    pub(crate) fn sync(&mut self, snapshot: &AgentSnapshot) {
-        if let Some(record) = lock(&self.slot.state).record.as_mut() {
+    fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), SessionError> {
+        if let Some(record) = lock(&self.slot.state).records.get_mut(&self.agent_id) {
             record.snapshot = snapshot.clone();
             // Free what the window dropped: it would only be skipped on the next restore.
-            let dropped = removed_count(snapshot).saturating_sub(record.first);
+            let dropped = snapshot.removed_message_count().saturating_sub(record.first);
             let dropped = usize::try_from(dropped)
                 .unwrap_or(usize::MAX)
                 .min(record.messages.len());
             record.messages.drain(..dropped);
             record.first += dropped as u64;
         }
+        Ok(())
     }
 }
 

@@ -18,8 +18,8 @@
 
 use serde_json::{Map, Value};
 
-use super::SchemaError;
-use super::schema::resolve;
+use super::check::resolve;
+use super::error::SchemaError;
 
 type Object = Map<String, Value>;
 

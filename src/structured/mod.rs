@@ -10,132 +10,27 @@
 //! The loop itself (when to force the tool, when to stop) lives in the agent; this module only
 //! knows schemas and texts.
 
+mod check;
+mod decimal;
+mod error;
 mod flatten;
+mod issue;
+mod python;
 mod schema;
 
 use std::collections::HashMap;
-use std::fmt;
 
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
-use crate::types::{ToolResult, ToolSpec, ToolUse};
+use crate::types::{ContentBlock, Message, ToolResult, ToolSpec, ToolUse};
 
-pub use schema::{PathSegment, ValidationIssue};
+pub use error::{SchemaError, StructuredOutputError};
+pub use issue::{PathSegment, ValidationIssue};
 
 /// The user message Strands appends when the model ended its turn with text instead of calling the
 /// output tool; the following requests then force the tool (`structured_output_prompt` default).
 pub const FORCE_PROMPT: &str = "You must format the previous response as structured output.";
-
-/// Why a JSON schema cannot be used as an output schema.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SchemaError {
-    /// The schema is not a JSON object.
-    NotAnObject,
-    /// The schema has no string `title`; it names the output tool.
-    MissingTitle,
-    /// The `title` is not a valid tool name (`^[a-zA-Z0-9_-]{1,64}$`).
-    InvalidTitle {
-        /// The title found.
-        title: String,
-    },
-    /// The root schema does not describe an object (tool input is always an object).
-    NotObjectType {
-        /// The `type` found.
-        found: String,
-    },
-    /// A `$ref` to another document; only references inside the schema (`#...`) are supported.
-    UnsupportedRef {
-        /// The reference.
-        reference: String,
-        /// JSON pointer of the schema holding it.
-        path: String,
-    },
-    /// A local `$ref` that points nowhere.
-    UnresolvedRef {
-        /// The reference.
-        reference: String,
-        /// JSON pointer of the schema holding it.
-        path: String,
-    },
-    /// A recursive schema: the tool spec inlines every `$ref`, which a cycle makes impossible
-    /// (Strands refuses these too).
-    RecursiveRef {
-        /// The reference, or the title of the schema that recurses.
-        reference: String,
-    },
-    /// A keyword with validation meaning that the validator does not implement.
-    Unsupported {
-        /// The keyword.
-        keyword: String,
-        /// JSON pointer of the schema holding it.
-        path: String,
-    },
-    /// A `pattern` (or `patternProperties` key) that is not a valid regular expression.
-    InvalidPattern {
-        /// The pattern.
-        pattern: String,
-        /// JSON pointer of the keyword.
-        path: String,
-        /// The regex compiler's message.
-        message: String,
-    },
-    /// A keyword whose value has the wrong shape.
-    Invalid {
-        /// JSON pointer of the keyword.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl fmt::Display for SchemaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SchemaError::NotAnObject => f.write_str("output schema must be a JSON object"),
-            SchemaError::MissingTitle => {
-                f.write_str("output schema needs a string \"title\": it is the name of the output tool")
-            }
-            SchemaError::InvalidTitle { title } => write!(
-                f,
-                "output schema title {title:?} is not a valid tool name (1-64 of a-z, A-Z, 0-9, '_', '-')"
-            ),
-            SchemaError::NotObjectType { found } => {
-                write!(
-                    f,
-                    "output schema must describe an object (\"type\": \"object\"), found type {found}"
-                )
-            }
-            SchemaError::UnsupportedRef { reference, path } => write!(
-                f,
-                "output schema: $ref {reference:?} at {path} points outside the schema; only local references (\"#/...\") are supported"
-            ),
-            SchemaError::UnresolvedRef { reference, path } => {
-                write!(f, "output schema: $ref {reference:?} at {path} does not resolve")
-            }
-            SchemaError::RecursiveRef { reference } => write!(
-                f,
-                "output schema is recursive ({reference}); a recursive schema cannot be inlined into a tool spec"
-            ),
-            SchemaError::Unsupported { keyword, path } => {
-                write!(f, "output schema: keyword {keyword:?} at {path} is not supported")
-            }
-            SchemaError::InvalidPattern {
-                pattern,
-                path,
-                message,
-            } => {
-                write!(
-                    f,
-                    "output schema: pattern {pattern:?} at {path} is invalid: {message}"
-                )
-            }
-            SchemaError::Invalid { path, message } => write!(f, "output schema: {path} {message}"),
-        }
-    }
-}
-
-impl std::error::Error for SchemaError {}
 
 /// An output schema: the structured-output tool's spec, its validator and its texts.
 #[derive(Debug, Clone)]
@@ -175,7 +70,7 @@ impl OutputSchema {
                 });
             }
         }
-        let patterns = schema::check(&schema)?;
+        let patterns = check::check(&schema)?;
         let input_schema = flatten::Flattener { root: &schema }.flatten(root)?;
         let description = match root.get("description").and_then(Value::as_str).map(str::trim) {
             Some(d) if !d.is_empty() => d.to_owned(),
@@ -263,6 +158,31 @@ impl OutputSchema {
     pub fn instantiate(&self, input: &Value) -> Value {
         instantiate(&self.schema, &self.schema, input, 0)
     }
+
+    /// Strands' `result_from_text`: the structured output of a forced turn that the model ended
+    /// with text instead of a tool call. Its text blocks, joined, must be exactly one JSON object
+    /// that validates.
+    pub fn output_from_text(&self, message: &Message) -> Result<Value, StructuredOutputError> {
+        let text: String = message
+            .content
+            .iter()
+            .filter_map(|block| match block {
+                ContentBlock::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let value = match serde_json::from_str::<Value>(&text) {
+            Ok(value @ Value::Object(_)) => value,
+            _ => return Err(StructuredOutputError::NotProduced),
+        };
+        match self.validate(&value) {
+            Ok(()) => Ok(self.instantiate(&value)),
+            Err(issues) => Err(StructuredOutputError::Invalid {
+                schema: self.name.clone(),
+                issues,
+            }),
+        }
+    }
 }
 
 /// How many schema levels (`$ref` hops included) `instantiate` follows.
@@ -278,7 +198,7 @@ fn instantiate(root: &Value, schema: &Value, value: &Value, depth: usize) -> Val
     if let Some(target) = map
         .get("$ref")
         .and_then(Value::as_str)
-        .and_then(|r| schema::resolve(root, r))
+        .and_then(|r| check::resolve(root, r))
     {
         return instantiate(root, target, value, depth + 1);
     }
@@ -309,7 +229,7 @@ fn instantiate(root: &Value, schema: &Value, value: &Value, depth: usize) -> Val
                         let target = prop
                             .get("$ref")
                             .and_then(Value::as_str)
-                            .and_then(|r| schema::resolve(root, r));
+                            .and_then(|r| check::resolve(root, r));
                         if let Some(default) = prop
                             .get("default")
                             .or_else(|| target.and_then(|t| t.get("default")))

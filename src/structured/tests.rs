@@ -1,11 +1,12 @@
 use serde_json::{Value, json};
 
-use super::schema::{self, Decimal, json_equal};
+use super::decimal::{Decimal, json_equal};
 use super::*;
+use super::{check, schema};
 
 /// Issues as `location: message` lines, for compact assertions.
 fn issues(schema_json: Value, value: Value) -> Vec<String> {
-    let patterns = schema::check(&schema_json).unwrap();
+    let patterns = check::check(&schema_json).unwrap();
     schema::validate(&schema_json, &patterns, &value)
         .iter()
         .map(ToString::to_string)
@@ -239,5 +240,38 @@ fn issue_locations_read_like_pydantic() {
     assert_eq!(
         schema.validate(&json!([])).unwrap_err()[0].message,
         "Input should be a valid dictionary"
+    );
+}
+
+#[test]
+fn output_from_text_wants_one_valid_json_object() {
+    use crate::types::{ContentBlock, Message, Role};
+    let schema = OutputSchema::from_json_schema(json!({
+        "title": "T",
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "number"}},
+        "required": ["a", "b"],
+    }))
+    .unwrap();
+    let reply = |texts: &[&str]| {
+        let content = texts.iter().map(|t| ContentBlock::Text(t.to_string())).collect();
+        Message::new(Role::Assistant, content)
+    };
+    // The text blocks are joined before parsing.
+    assert_eq!(
+        schema.output_from_text(&reply(&["{\"a\": 1,", " \"b\": 2}"])),
+        Ok(json!({"a": 1, "b": 2.0}))
+    );
+    for text in ["[1]", "not json", "{\"a\": 1} {\"b\": 2}"] {
+        assert_eq!(
+            schema.output_from_text(&reply(&[text])),
+            Err(StructuredOutputError::NotProduced),
+            "{text}"
+        );
+    }
+    let error = schema.output_from_text(&reply(&["{\"a\": \"x\"}"])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Structured output failed validation for T: a: Input should be a valid integer, unable to parse string as an integer; b: Field required"
     );
 }

@@ -1,10 +1,11 @@
 //! The agent loop (`agent::Agent`) against Strands 1.62: every recorded scenario replayed turn by
 //! turn through `OpenAiModel` and the scripted mock server (request bodies, results and session
 //! files must equal the recording), then the loop's own guarantees: concurrent tools in call
-//! order, limits, structured-output retries, overflow, max_tokens, errors, locking, cancellation
-//! and the in-memory store.
+//! order, limits, structured-output retries, overflow, max_tokens, errors, locking, cancellation,
+//! the session stores behind `SessionStore`, and the default agent built from `AgentConfig`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::error::Error as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,14 +14,18 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResult, Prompt};
+use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResult, Prompt, StartupError};
 use agentcore_rt::app::agent_errors::status_and_type;
+use agentcore_rt::config::AgentConfig;
 use agentcore_rt::model::ModelError;
 use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
 use agentcore_rt::pyjson;
-use agentcore_rt::session::{AgentSnapshot, FileSessionStore};
-use agentcore_rt::structured::OutputSchema;
-use agentcore_rt::tools::mcp::{McpConfig, McpToolProvider};
+use agentcore_rt::session::{
+    AgentSnapshot, FileSessionStore, MemorySessionStore, OpenedSession, SessionError, SessionStore,
+    SessionWriter,
+};
+use agentcore_rt::structured::{OutputSchema, SchemaError, StructuredOutputError};
+use agentcore_rt::tools::mcp::{McpConfig, McpConfigError, McpStartError, McpToolProvider};
 use agentcore_rt::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
 use agentcore_rt::types::CancelToken;
 use agentcore_rt::types::{ContentBlock, Message, Role, ToolResult, ToolUse};
@@ -1084,6 +1089,12 @@ fn structured_output_attempts_are_capped() {
         "The model did not produce valid structured output for MyOutputModel in 2 attempts. Last error: \
          Validation failed for MyOutputModel. Please fix the following errors:\n- Field 'confidence': Field required"
     );
+    assert!(matches!(
+        error
+            .source()
+            .and_then(|s| s.downcast_ref::<StructuredOutputError>()),
+        Some(StructuredOutputError::AttemptsExhausted { attempts: 2, .. })
+    ));
     assert_eq!(mock.pending_replies(), 1);
     // The history ends with the error results: consistent, loadable.
     let history = restored(root.path(), "so-cap", 20);
@@ -1459,6 +1470,97 @@ fn the_in_memory_store_keeps_history_and_window_per_session() {
     assert_eq!(texts(3), ["x"], "sessions are separate");
 }
 
+/// A store that counts what the loop writes through it, kept in a shared memory store.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: Arc<MemorySessionStore>,
+    appended: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct CountingWriter {
+    inner: Box<dyn SessionWriter>,
+    appended: Arc<AtomicUsize>,
+}
+
+impl SessionStore for CountingStore {
+    fn open(
+        &self,
+        session_id: &str,
+        agent_id: &str,
+        wait: Duration,
+        initial: &AgentSnapshot,
+    ) -> Result<OpenedSession, SessionError> {
+        let opened = self.inner.open(session_id, agent_id, wait, initial)?;
+        Ok(OpenedSession {
+            writer: Box::new(CountingWriter {
+                inner: opened.writer,
+                appended: self.appended.clone(),
+            }),
+            restored: opened.restored,
+        })
+    }
+}
+
+impl SessionWriter for CountingWriter {
+    fn append_message(&mut self, message: &Message) -> Result<(), SessionError> {
+        self.appended.fetch_add(1, Ordering::SeqCst);
+        self.inner.append_message(message)
+    }
+
+    fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), SessionError> {
+        self.inner.sync_agent(snapshot)
+    }
+}
+
+#[test]
+fn any_session_store_plugs_in_and_a_shared_one_keeps_agents_apart() {
+    let mock = MockOpenAi::start();
+    let shared = Arc::new(MemorySessionStore::new());
+    let store = CountingStore {
+        inner: shared.clone(),
+        appended: Arc::default(),
+    };
+    let appended = store.appended.clone();
+    let first = builder(&mock).session_store(store).build().unwrap();
+    let second = builder(&mock)
+        .agent_id("second")
+        .session_store(shared.clone())
+        .build()
+        .unwrap();
+    assert!(format!("{first:?}").contains("CountingStore"), "{first:?}");
+    for (agent, prompt) in [(&first, "q1"), (&second, "other"), (&first, "q2")] {
+        mock.push(Reply::text("ok"));
+        invoke(agent, "shared", prompt).0.unwrap();
+    }
+    assert_eq!(appended.load(Ordering::SeqCst), 4, "two prompts, two replies");
+    let texts = |i: usize| -> Vec<String> {
+        bodies(&mock)[i]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|m| m["content"][0]["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(texts(1), ["other"], "another agent id is another record");
+    assert_eq!(texts(2), ["q1", "ok", "q2"]);
+    // One session is one lock, whichever agent holds it.
+    let held = shared
+        .open("shared", "third", WAIT, &AgentSnapshot::new(json!({}), json!({})))
+        .unwrap();
+    let busy = builder(&mock)
+        .session_store(shared.clone())
+        .session_lock_wait(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let error = invoke(&busy, "shared", "hi").0.unwrap_err();
+    assert_eq!(status_and_type(&error), (409, "ConcurrencyException"));
+    drop(held);
+    mock.push(Reply::text("free"));
+    assert_eq!(invoke(&busy, "shared", "hi").0.unwrap().text(), "free\n");
+}
+
 // ---- cancellation -------------------------------------------------------------------------------
 
 fn counting_tool(calls: Arc<AtomicUsize>, cancel_on_call: Option<CancelToken>) -> Arc<dyn Tool> {
@@ -1585,4 +1687,131 @@ fn overflow_recovery_saves_the_window_state_before_retrying() {
         "system + q2: q1 and a1 were trimmed"
     );
     assert_eq!(restored(root.path(), "ov", 20).len(), 2);
+}
+
+// ---- the default agent, from the environment's settings ----------------------------------------
+
+fn agent_config(vars: &[(&str, &str)]) -> AgentConfig {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    AgentConfig::from_env(&|name| vars.get(name).cloned()).unwrap()
+}
+
+#[test]
+fn from_config_builds_the_binarys_agent_or_none_without_a_model() {
+    assert!(Agent::from_config(&agent_config(&[])).unwrap().is_none());
+
+    let root = TempDir::new("agent-from-config");
+    let mock = MockOpenAi::start();
+    let schema = root.path().join("schema.json");
+    fs::write(&schema, MY_OUTPUT_MODEL).unwrap();
+    let sessions = root.path().join("sessions");
+    let base_url = mock.base_url();
+    let config = agent_config(&[
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", "sk-mock"),
+        ("SESSION_DIR", sessions.to_str().unwrap()),
+        ("SYSTEM_PROMPT", SYSTEM_PROMPT),
+        ("STRUCTURED_OUTPUT_SCHEMA", schema.to_str().unwrap()),
+    ]);
+    let agent = Agent::from_config(&config).unwrap().unwrap();
+    assert!(format!("{agent:?}").contains("FileSessionStore"), "{agent:?}");
+    mock.push(so_call("so_1", json!({"answer": "Paris", "confidence": 1})));
+    let result = invoke(&agent, "from-config", "Capital of France?").0.unwrap();
+    assert_eq!(
+        result.structured_output,
+        Some(json!({"answer": "Paris", "confidence": 1.0}))
+    );
+    let body = &bodies(&mock)[0];
+    assert_eq!(body["messages"][0]["content"], SYSTEM_PROMPT);
+    assert_eq!(body["tools"][0]["function"]["name"], "MyOutputModel");
+    assert_eq!(message_count(&sessions, "from-config"), 3);
+}
+
+#[test]
+fn from_config_errors_read_as_the_binary_prints_them_and_keep_their_causes() {
+    let root = TempDir::new("agent-from-config-errors");
+    let mock = MockOpenAi::start();
+    let base_url = mock.base_url();
+    let sessions = root.path().join("sessions");
+    let build = |var: &str, path: &Path| {
+        let config = agent_config(&[
+            ("OPENAI_BASE_URL", base_url.as_str()),
+            ("SESSION_DIR", sessions.to_str().unwrap()),
+            (var, path.to_str().unwrap()),
+        ]);
+        Agent::from_config(&config).unwrap_err()
+    };
+    let file = |name: &str, text: &str| {
+        let path = root.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+
+    let missing = root.path().join("missing.json");
+    let error = build("STRUCTURED_OUTPUT_SCHEMA", &missing);
+    assert!(
+        matches!(error, StartupError::SchemaUnreadable { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid STRUCTURED_OUTPUT_SCHEMA={}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+    let io = error.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(io.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound));
+
+    let path = file("not-json.json", "{\"title\": ");
+    let error = build("STRUCTURED_OUTPUT_SCHEMA", &path);
+    let prefix = format!(
+        "invalid STRUCTURED_OUTPUT_SCHEMA={}: not JSON: EOF while parsing",
+        path.display()
+    );
+    assert!(error.to_string().starts_with(&prefix), "{error}");
+    assert!(error.source().is_some_and(|s| s.is::<serde_json::Error>()));
+
+    let path = file("untitled.json", r#"{"type": "object"}"#);
+    let error = build("STRUCTURED_OUTPUT_SCHEMA", &path);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "invalid STRUCTURED_OUTPUT_SCHEMA={}: {}",
+            path.display(),
+            SchemaError::MissingTitle
+        )
+    );
+    assert_eq!(
+        error.source().and_then(|s| s.downcast_ref::<SchemaError>()),
+        Some(&SchemaError::MissingTitle)
+    );
+
+    let path = file("mcp-not-json.json", "{");
+    let error = build("MCP_CONFIG", &path);
+    let prefix = format!(
+        "invalid MCP_CONFIG={}: MCP config is not valid JSON: ",
+        path.display()
+    );
+    assert!(error.to_string().starts_with(&prefix), "{error}");
+    assert!(matches!(
+        error.source().and_then(|s| s.downcast_ref::<McpConfigError>()),
+        Some(McpConfigError::Json { .. })
+    ));
+
+    let path = file(
+        "mcp-gone.json",
+        r#"{"mcpServers": {"gone": {"command": "/nonexistent/mcp-server", "startup_timeout": 5}}}"#,
+    );
+    let error = build("MCP_CONFIG", &path);
+    let prefix = format!(
+        "MCP_CONFIG={}: MCP server 'gone' failed to start: ",
+        path.display()
+    );
+    assert!(error.to_string().starts_with(&prefix), "{error}");
+    assert!(matches!(
+        error.source().and_then(|s| s.downcast_ref::<McpStartError>()),
+        Some(McpStartError::ServerFailed { server, .. }) if server == "gone"
+    ));
+    assert_eq!(mock.request_count(), 0);
 }

@@ -3,6 +3,7 @@
 //! (`tests/peers/strands_session.py`, run with `.venv-strands`).
 
 use std::collections::VecDeque;
+use std::error::Error as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -15,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use agentcore_rt::agent::conversation::{SlidingWindow, UnableToTrim, fix_broken_tool_pairs};
 use agentcore_rt::session::{
-    AgentSnapshot, FileSessionStore, SessionError, SessionErrorKind, validate_session_id,
+    AgentSnapshot, FileSessionStore, MemorySessionStore, SessionError, SessionErrorKind, SessionStore,
+    validate_session_id,
 };
 use agentcore_rt::types::{Message, Role};
 use serde_json::{Value, json};
@@ -776,25 +778,29 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     assert_eq!(err.path.as_deref(), Some(m1.as_path()));
     assert_eq!(err.session_id, "s");
     match &err.kind {
-        SessionErrorKind::Corrupt { detail } => {
+        SessionErrorKind::Corrupt { detail, .. } => {
             assert!(detail.starts_with("invalid JSON: EOF while parsing"), "{detail}")
         }
         other => panic!("{other:?}"),
     }
+    assert!(
+        err.source().is_some_and(|s| s.is::<serde_json::Error>()),
+        "{err:?}"
+    );
     assert_eq!(tree(&dir), before);
     assert_eq!(read(&m1), "{\"message\": {\"role\": \"user\", \"content\": [");
 
     fs::write(&m1, r#"{"message": {"role": "robot", "content": []}}"#).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("robot"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("robot"))
     );
     fs::write(&m1, "[".repeat(100_000)).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("nested"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("nested"))
     );
     fs::write(&m1, b"\xff\xfe").unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("UTF-8"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("UTF-8"))
     );
 
     let root = TempDir::new("session-corrupt-agent");
@@ -820,7 +826,7 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     agent.as_object_mut().unwrap().remove("state");
     fs::write(&agent_json, agent.to_string()).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("state"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("state"))
     );
 
     // A stray message file name, a missing agent.json with messages present, a missing messages dir.
@@ -837,7 +843,7 @@ fn corrupt_files_are_errors_that_touch_nothing() {
     assert_eq!(restore(root.path(), "s").unwrap().unwrap().messages.len(), 3);
     fs::remove_file(dir.join("agents/agent_default/agent.json")).unwrap();
     assert!(
-        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail } if detail.contains("3 message files"))
+        matches!(kind(restore(root.path(), "s")), SessionErrorKind::Corrupt { detail, .. } if detail.contains("3 message files"))
     );
     assert!(
         !dir.join("agents/agent_default/agent.json").exists(),
@@ -930,10 +936,17 @@ fn io_errors_keep_their_kind_and_leave_no_temp_files() {
     let saved = read(&agent_json);
     fs::remove_file(&agent_json).unwrap();
     fs::create_dir_all(agent_json.join("x")).unwrap();
-    match kind(handle.sync_agent(&snapshot)) {
-        SessionErrorKind::Io { kind, .. } => assert_eq!(kind, std::io::ErrorKind::IsADirectory),
+    let error = handle.sync_agent(&snapshot).unwrap_err();
+    match &error.kind {
+        SessionErrorKind::Io { kind, .. } => assert_eq!(*kind, std::io::ErrorKind::IsADirectory),
         other => panic!("{other:?}"),
     }
+    // The OS error itself is kept, as the source.
+    let source = error.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        source.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::IsADirectory)
+    );
     assert_eq!(temp_files(&dir), Vec::<String>::new());
     fs::remove_dir_all(&agent_json).unwrap();
     fs::write(&agent_json, saved).unwrap();
@@ -1213,4 +1226,83 @@ fn remembered_message_counts_notice_other_writers_and_gaps() {
     append(&ours, "five");
     assert!(messages.join("message_4.json").exists());
     assert_eq!(texts(&ours), ["one\n", "three\n", "four\n", "five\n"]);
+}
+
+// ---- the stores behind SessionStore ---------------------------------------------------------------
+
+/// What the loop relies on, for any store: a new agent restores to `None`; the session is one
+/// writer's until its writer drops (others time out); a restore skips `removed_message_count`
+/// messages and returns the stored state; other sessions and agent ids are separate.
+fn store_contract(store: &dyn SessionStore) {
+    let window = SlidingWindow::default().state();
+    let initial = AgentSnapshot::new(json!({}), window.clone());
+    let opened = store.open("s", "default", LONG_WAIT, &initial).unwrap();
+    assert!(opened.restored.is_none());
+    let mut writer = opened.writer;
+    for text in ["one", "two", "three"] {
+        writer.append_message(&Message::user_text(text)).unwrap();
+    }
+    let mut state = window.clone();
+    state["removed_message_count"] = json!(1);
+    let snapshot = AgentSnapshot::new(json!({"k": "v"}), state.clone());
+    writer.sync_agent(&snapshot).unwrap();
+
+    let busy = store
+        .open("s", "default", Duration::from_millis(30), &initial)
+        .unwrap_err();
+    assert!(
+        matches!(busy.kind, SessionErrorKind::LockTimeout { .. }),
+        "{busy}"
+    );
+    let busy = store
+        .open("s", "other-agent", Duration::ZERO, &initial)
+        .unwrap_err();
+    assert!(
+        matches!(busy.kind, SessionErrorKind::LockTimeout { .. }),
+        "{busy}"
+    );
+    let elsewhere = store.open("t", "default", Duration::ZERO, &initial).unwrap();
+    assert!(elsewhere.restored.is_none());
+    drop(elsewhere);
+
+    // Released by another thread's drop while this one waits.
+    let waiter = thread::scope(|scope| {
+        let waiter = scope.spawn(|| store.open("s", "default", LONG_WAIT, &initial));
+        thread::sleep(Duration::from_millis(20));
+        drop(writer);
+        waiter.join().unwrap()
+    });
+    let restored = waiter.unwrap().restored.unwrap();
+    let texts: Vec<String> = restored.messages.iter().map(Message::text_for_result).collect();
+    assert_eq!(texts, ["two\n", "three\n"]);
+    assert_eq!(restored.state, json!({"k": "v"}));
+    assert_eq!(restored.conversation_manager_state, state);
+
+    let other = store.open("s", "other-agent", LONG_WAIT, &initial);
+    assert!(
+        other.unwrap().restored.is_none(),
+        "another agent id is another record"
+    );
+    let invalid = store.open("a/b", "default", LONG_WAIT, &initial).unwrap_err();
+    assert!(matches!(
+        invalid.kind,
+        SessionErrorKind::InvalidId { what: "session", .. }
+    ));
+    let invalid = store.open("s", "", LONG_WAIT, &initial).unwrap_err();
+    assert!(matches!(
+        invalid.kind,
+        SessionErrorKind::InvalidId { what: "agent", .. }
+    ));
+}
+
+#[test]
+fn both_stores_keep_the_contract_the_loop_relies_on() {
+    let root = TempDir::new("session-store-contract");
+    store_contract(&FileSessionStore::new(root.path()));
+    store_contract(&MemorySessionStore::new());
+    // The file store's writer held the lock file, and wrote the usual files.
+    let dir = root.path().join("session_s");
+    assert!(dir.join(".agentcore.lock").exists());
+    assert_eq!(files(&dir.join("agents/agent_default/messages")).len(), 3);
+    store_contract(&Arc::new(MemorySessionStore::new()));
 }

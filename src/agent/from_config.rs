@@ -1,0 +1,193 @@
+//! [`Agent::from_config`]: the binary's default agent, built from [`AgentConfig`] (the
+//! environment): an OpenAI-compatible model, sessions in Strands' file layout, optional
+//! structured output from a schema file, optional MCP tools.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::agent::error::AgentError;
+use crate::agent::invoke::Agent;
+use crate::config::{AgentConfig, redact_url_credentials};
+use crate::model::ModelError;
+use crate::model::openai::OpenAiModel;
+use crate::session::FileSessionStore;
+use crate::structured::{OutputSchema, SchemaError};
+use crate::tools::mcp::{McpConfigError, McpStartError, McpToolProvider, load_config};
+
+/// What a missing model tells the operator (logged at start-up) and the caller (answered by the
+/// entrypoint) to do.
+pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for an \
+     OpenAI-compatible endpoint other than api.openai.com), then restart";
+
+/// Why [`Agent::from_config`] could not build the agent. The text names the setting at fault as
+/// the binary prints it; [`source`](Error::source) is the underlying error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The model client refused its configuration.
+    Model(ModelError),
+    /// `STRUCTURED_OUTPUT_SCHEMA` names a file that cannot be read.
+    SchemaUnreadable {
+        /// The path given.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The `STRUCTURED_OUTPUT_SCHEMA` file is not JSON.
+    SchemaNotJson {
+        /// The path given.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// The `STRUCTURED_OUTPUT_SCHEMA` file is JSON but not a usable output schema.
+    SchemaInvalid {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: SchemaError,
+    },
+    /// The `MCP_CONFIG` file cannot be read or is invalid.
+    McpConfig {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: McpConfigError,
+    },
+    /// An MCP server of `MCP_CONFIG` did not start (and may not fail), or two offer one tool name.
+    McpStart {
+        /// The config file's path.
+        path: PathBuf,
+        /// What failed.
+        source: McpStartError,
+    },
+    /// The assembled configuration is inconsistent ([`crate::agent::AgentBuilder::build`]).
+    Agent(AgentError),
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let schema = |f: &mut fmt::Formatter<'_>, path: &Path| {
+            write!(f, "invalid STRUCTURED_OUTPUT_SCHEMA={}: ", path.display())
+        };
+        match self {
+            StartupError::Model(e) => write!(f, "model configuration: {e}"),
+            StartupError::SchemaUnreadable { path, source } => {
+                schema(f, path)?;
+                write!(f, "{source}")
+            }
+            StartupError::SchemaNotJson { path, source } => {
+                schema(f, path)?;
+                write!(f, "not JSON: {source}")
+            }
+            StartupError::SchemaInvalid { path, source } => {
+                schema(f, path)?;
+                write!(f, "{source}")
+            }
+            StartupError::McpConfig { path, source } => {
+                write!(f, "invalid MCP_CONFIG={}: {source}", path.display())
+            }
+            StartupError::McpStart { path, source } => write!(f, "MCP_CONFIG={}: {source}", path.display()),
+            StartupError::Agent(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Error for StartupError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            StartupError::Model(e) => Some(e),
+            StartupError::SchemaUnreadable { source, .. } => Some(source),
+            StartupError::SchemaNotJson { source, .. } => Some(source),
+            StartupError::SchemaInvalid { source, .. } => Some(source),
+            StartupError::McpConfig { source, .. } => Some(source),
+            StartupError::McpStart { source, .. } => Some(source),
+            StartupError::Agent(e) => Some(e),
+        }
+    }
+}
+
+impl Agent {
+    /// The agent the binary serves: `None` (after logging [`NO_MODEL_MESSAGE`]) when no model
+    /// is configured.
+    ///
+    /// Otherwise an [`OpenAiModel`], the window, cycle and attempt limits, a
+    /// [`FileSessionStore`] under `session_dir` (fsync as `session_fsync` says), the system
+    /// prompt, the output schema read from `structured_output_schema`, and the MCP servers of
+    /// `mcp_config`, started here (their config warnings and start-up time are logged). Logs
+    /// "agent ready" with the model, the base URL (credentials redacted) and the session
+    /// directory.
+    pub fn from_config(config: &AgentConfig) -> Result<Option<Agent>, StartupError> {
+        let Some(model_config) = config.model.clone() else {
+            crate::logging::warn(NO_MODEL_MESSAGE).emit();
+            return Ok(None);
+        };
+        let model_id = model_config.model_id.clone();
+        let base_url = model_config.base_url.clone();
+        let model = OpenAiModel::new(model_config).map_err(StartupError::Model)?;
+        let store = FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync);
+        let mut builder = Agent::builder(Arc::new(model))
+            .window_size(config.window_size)
+            .max_cycles(config.max_cycles)
+            .structured_output_max_attempts(config.structured_output_max_attempts)
+            .session_store(store)
+            .session_lock_wait(config.session_lock_wait);
+        if let Some(prompt) = &config.system_prompt {
+            builder = builder.system_prompt(prompt.clone());
+        }
+        if let Some(path) = &config.structured_output_schema {
+            builder = builder.structured_output(read_schema(path)?);
+        }
+        if let Some(path) = &config.mcp_config {
+            builder = builder.tool_provider(Arc::new(start_mcp(path)?));
+        }
+        let agent = builder.build().map_err(StartupError::Agent)?;
+        crate::logging::info("agent ready")
+            .str("model", &model_id)
+            .str("baseUrl", &redact_url_credentials(&base_url))
+            .str("sessionDir", &config.session_dir.display().to_string())
+            .emit();
+        Ok(Some(agent))
+    }
+}
+
+/// The output schema in the file at `path`.
+fn read_schema(path: &Path) -> Result<OutputSchema, StartupError> {
+    let path_buf = || path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|source| StartupError::SchemaUnreadable {
+        path: path_buf(),
+        source,
+    })?;
+    let schema = serde_json::from_str(&text).map_err(|source| StartupError::SchemaNotJson {
+        path: path_buf(),
+        source,
+    })?;
+    OutputSchema::from_json_schema(schema).map_err(|source| StartupError::SchemaInvalid {
+        path: path_buf(),
+        source,
+    })
+}
+
+/// The MCP servers of the config file at `path`, started.
+fn start_mcp(path: &Path) -> Result<McpToolProvider, StartupError> {
+    let started = Instant::now();
+    let mcp = load_config(path).map_err(|source| StartupError::McpConfig {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for warning in &mcp.warnings {
+        crate::logging::warn("MCP_CONFIG").str("warning", warning).emit();
+    }
+    let provider = McpToolProvider::start(mcp).map_err(|source| StartupError::McpStart {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    crate::logging::info("MCP servers ready")
+        .float("startupMs", started.elapsed().as_secs_f64() * 1000.0)
+        .emit();
+    Ok(provider)
+}

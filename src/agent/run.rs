@@ -1,0 +1,312 @@
+//! [`Run`]: one invocation in progress, Strands' event loop (spec §3): call the model, append its
+//! message, run its tool calls, append their results, until the model stops calling tools; trim
+//! and retry on a context overflow; force the output tool when structured output is asked for.
+//! Every appended message is persisted as it is appended, then `agent.json` synced.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::agent::conversation::{SlidingWindow, interrupted_results_for};
+use crate::agent::error::AgentError;
+use crate::agent::events::AgentEvent;
+use crate::agent::executor::{cancelled_results, run_batch};
+use crate::agent::result::{AgentResult, LIMIT_TURNS};
+use crate::model::{
+    ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, StopReason, ToolChoice,
+};
+use crate::session::{AgentSnapshot, SessionWriter};
+use crate::structured::{FORCE_PROMPT, OutputSchema, StructuredOutputError};
+use crate::tools::{ToolContext, ToolRegistry, ToolSpec};
+use crate::types::{CancelToken, ContentBlock, Message, MessageMetadata, Usage};
+
+/// What every invocation of an agent runs with.
+pub(super) struct Settings {
+    pub(super) model: Arc<dyn ChatModel>,
+    pub(super) system_prompt: Option<String>,
+    pub(super) structured_output: Option<OutputSchema>,
+    pub(super) structured_output_max_attempts: usize,
+    pub(super) max_cycles: Option<usize>,
+}
+
+/// Where an invocation starts: its session taken, the history restored and repaired.
+pub(super) struct Start {
+    pub(super) writer: Box<dyn SessionWriter>,
+    pub(super) window: SlidingWindow,
+    pub(super) snapshot: AgentSnapshot,
+    pub(super) messages: Vec<Message>,
+}
+
+/// One invocation in progress.
+pub(super) struct Run<'a> {
+    settings: &'a Settings,
+    session_id: &'a str,
+    /// Dropped with the run: releases the session.
+    writer: Box<dyn SessionWriter>,
+    window: SlidingWindow,
+    snapshot: AgentSnapshot,
+    messages: Vec<Message>,
+    tools: &'a ToolRegistry,
+    /// The registry's specs, in registration order.
+    specs: Vec<ToolSpec>,
+    cancel: &'a CancelToken,
+    usage: Usage,
+    model_calls: usize,
+}
+
+impl<'a> Run<'a> {
+    pub(super) fn new(
+        settings: &'a Settings,
+        session_id: &'a str,
+        start: Start,
+        tools: &'a ToolRegistry,
+        cancel: &'a CancelToken,
+    ) -> Self {
+        Run {
+            settings,
+            session_id,
+            writer: start.writer,
+            window: start.window,
+            snapshot: start.snapshot,
+            messages: start.messages,
+            tools,
+            specs: tools.specs(),
+            cancel,
+            usage: Usage::default(),
+            model_calls: 0,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Appends a message and persists it, then syncs `agent.json` (Strands' MessageAdded hook).
+    fn append(&mut self, mut message: Message) -> Result<(), AgentError> {
+        if message.tracking_id.is_none() {
+            message.tracking_id = Some(crate::ids::uuid4());
+        }
+        self.writer.append_message(&message)?;
+        self.messages.push(message);
+        self.sync()
+    }
+
+    fn sync(&mut self) -> Result<(), AgentError> {
+        self.snapshot.conversation_manager_state = self.window.state();
+        self.writer.sync_agent(&self.snapshot)?;
+        Ok(())
+    }
+
+    /// The end-of-invocation trim and save (Strands' `finally`: after errors too).
+    pub(super) fn close(&mut self) -> Result<(), AgentError> {
+        self.window.apply_management(&mut self.messages);
+        self.sync()
+    }
+
+    fn result(&self, stop_reason: &str, message: Message, structured_output: Option<Value>) -> AgentResult {
+        AgentResult {
+            stop_reason: stop_reason.to_string(),
+            message,
+            usage: self.usage,
+            structured_output,
+            model_calls: self.model_calls,
+        }
+    }
+
+    /// Appends `prompt` (after "Tool was interrupted." results for a history that ends with
+    /// tool calls) and cycles until the model ends its turn.
+    pub(super) fn run(
+        &mut self,
+        prompt: Message,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
+        if let Some(repair) = self.messages.last().and_then(interrupted_results_for) {
+            self.append(repair)?;
+        }
+        self.append(prompt)?;
+
+        let settings = self.settings;
+        let schema = settings.structured_output.as_ref();
+        let mut forced = false;
+        let mut invalid_outputs = 0;
+        let mut cycles = 0;
+        loop {
+            if settings.max_cycles.is_some_and(|limit| cycles >= limit)
+                && let Some(last) = self.messages.last()
+            {
+                return Ok(self.result(LIMIT_TURNS, last.clone(), None));
+            }
+            if self.cancelled() {
+                return Err(AgentError::Cancelled);
+            }
+            cycles += 1;
+            let response = match self.call_model(forced, on_event) {
+                Ok(response) => response,
+                Err(ModelError::ContextOverflow { message }) => {
+                    self.window
+                        .reduce_context(&mut self.messages, true)
+                        .map_err(|_| AgentError::ContextOverflow { message })?;
+                    self.sync()?;
+                    continue;
+                }
+                Err(ModelError::Cancelled) => return Err(AgentError::Cancelled),
+                Err(e) => return Err(AgentError::Model(e)),
+            };
+            self.model_calls += 1;
+            self.usage.add(&response.usage);
+            let mut message = response.message;
+            if response.stop_reason == StopReason::MaxTokens {
+                replace_truncated_tool_uses(&mut message);
+            }
+            message.metadata = Some(MessageMetadata {
+                usage: response.usage,
+                metrics: response.metrics,
+            });
+            message.tracking_id = Some(crate::ids::uuid4());
+            self.append(message.clone())?;
+
+            match response.stop_reason {
+                StopReason::MaxTokens => return Err(AgentError::MaxTokensReached),
+                StopReason::ToolUse if message.has_tool_use() => {
+                    if self.cancelled() {
+                        let results = cancelled_results(&message, on_event);
+                        self.append(results)?;
+                        return Err(AgentError::Cancelled);
+                    }
+                    let context = ToolContext {
+                        session_id: self.session_id,
+                        cancel: self.cancel,
+                    };
+                    let batch = run_batch(&message, schema, self.tools, &context, on_event);
+                    self.append(batch.message)?;
+                    if let Some(output) = batch.structured_output {
+                        return Ok(self.result(StopReason::ToolUse.as_str(), message, Some(output)));
+                    }
+                    invalid_outputs += batch.invalid_outputs;
+                    if let (Some(schema), Some(last_error)) = (schema, batch.last_invalid)
+                        && invalid_outputs >= settings.structured_output_max_attempts
+                    {
+                        return Err(AgentError::StructuredOutput(
+                            StructuredOutputError::AttemptsExhausted {
+                                schema: schema.name().to_string(),
+                                attempts: invalid_outputs,
+                                last_error,
+                            },
+                        ));
+                    }
+                    if self.cancelled() {
+                        return Err(AgentError::Cancelled);
+                    }
+                }
+                stop_reason => {
+                    let stop_reason = match stop_reason {
+                        StopReason::ToolUse => StopReason::EndTurn,
+                        other => other,
+                    };
+                    match schema {
+                        Some(schema) if stop_reason == StopReason::EndTurn && forced => {
+                            let output = schema
+                                .output_from_text(&message)
+                                .map_err(AgentError::StructuredOutput)?;
+                            return Ok(self.result(stop_reason.as_str(), message, Some(output)));
+                        }
+                        Some(_) if stop_reason == StopReason::EndTurn => {
+                            self.append(Message::user_text(FORCE_PROMPT))?;
+                            forced = true;
+                        }
+                        _ => return Ok(self.result(stop_reason.as_str(), message, None)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn call_model(
+        &self,
+        forced: bool,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<ModelResponse, ModelError> {
+        let schema = self.settings.structured_output.as_ref();
+        let (specs, choice) = match schema {
+            // Forced: the output tool alone, so a provider that ignores tool_choice still has
+            // nothing else to call (Strands does the same for providers without native support).
+            Some(schema) if forced => (
+                vec![schema.tool_spec()],
+                Some(ToolChoice::Tool(schema.name().to_string())),
+            ),
+            Some(schema) => {
+                let mut specs = self.specs.clone();
+                specs.push(schema.tool_spec());
+                (specs, None)
+            }
+            None => (self.specs.clone(), None),
+        };
+        let request = ModelRequest {
+            system_prompt: self.settings.system_prompt.as_deref(),
+            messages: &self.messages,
+            tools: &specs,
+            tool_choice: choice.as_ref(),
+        };
+        self.settings
+            .model
+            .converse(&request, self.cancel, &mut |event| match event {
+                ModelStreamEvent::TextDelta(delta) => on_event(AgentEvent::TextDelta(delta)),
+                ModelStreamEvent::ReasoningDelta(delta) => on_event(AgentEvent::ReasoningDelta(delta)),
+                _ => {}
+            })
+    }
+}
+
+/// Strands' `recover_message_on_max_tokens_reached`: a truncated reply's tool calls may be cut
+/// short, so each becomes a notice instead of being run.
+fn replace_truncated_tool_uses(message: &mut Message) {
+    for block in &mut message.content {
+        if let ContentBlock::ToolUse(call) = block {
+            let name = if call.name.is_empty() {
+                "<unknown>"
+            } else {
+                &call.name
+            };
+            *block = ContentBlock::Text(format!(
+                "The selected tool {name}'s tool use was incomplete due to maximum token limits being reached."
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::types::{Role, ToolUse};
+
+    #[test]
+    fn truncated_tool_uses_become_notices() {
+        let mut message = Message::new(
+            Role::Assistant,
+            vec![
+                ContentBlock::Text("partial".into()),
+                ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: "c".into(),
+                    name: "calculator".into(),
+                    input: json!({}),
+                }),
+                ContentBlock::ToolUse(ToolUse {
+                    tool_use_id: "d".into(),
+                    name: String::new(),
+                    input: json!({}),
+                }),
+            ],
+        );
+        replace_truncated_tool_uses(&mut message);
+        assert_eq!(
+            serde_json::to_value(&message.content).unwrap(),
+            json!([
+                {"text": "partial"},
+                {"text": "The selected tool calculator's tool use was incomplete due to maximum token limits being reached."},
+                {"text": "The selected tool <unknown>'s tool use was incomplete due to maximum token limits being reached."}
+            ])
+        );
+    }
+}
