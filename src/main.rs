@@ -132,7 +132,8 @@ fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
     }
     if let Some(path) = &config.mcp_config {
         let started = std::time::Instant::now();
-        let mcp = load_config(path).map_err(|e| format!("invalid MCP_CONFIG={}: {e}", path.display()))?;
+        let mcp =
+            load_config(path, &env_var).map_err(|e| format!("invalid MCP_CONFIG={}: {e}", path.display()))?;
         for warning in &mcp.warnings {
             log::warn("MCP_CONFIG").str("warning", warning).emit();
         }

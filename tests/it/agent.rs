@@ -1269,10 +1269,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
     struct Failing;
     impl ToolProvider for Failing {
         fn tools_for(&self, _: &str) -> Result<Vec<Arc<dyn Tool>>, ToolError> {
-            Err(ToolError {
-                source: "calc".into(),
-                message: "MCP server failed: exited with status 1".into(),
-            })
+            Err(ToolError::new("calc", "MCP server failed: exited with status 1"))
         }
     }
     let agent = builder(&mock)
