@@ -1,8 +1,8 @@
 //! OpenAI-compatible chat-completions client: Strands 1.62's `OpenAIModel` over blocking ureq.
 //!
-//! `POST {base_url}/chat/completions` with the body Strands sends ([`request`]), the response read
-//! as Server-Sent Events ([`sse`]) and assembled into one assistant message ([`stream`]), or read
-//! as one `chat.completion` object when streaming is off. Errors are classified as Strands does
+//! `POST {base_url}/chat/completions` with the body Strands sends ([`request`]), the response
+//! read as Server-Sent Events ([`crate::sse`]) and assembled into one assistant message
+//! ([`stream`]), or read as one `chat.completion` object when streaming is off. Errors are classified as Strands does
 //! ([`error`]): context overflow (the loop trims and retries), throttling, or a provider error
 //! that keeps the status and the provider's JSON body.
 //!
@@ -12,12 +12,11 @@
 //! output to the caller. Every wait is bounded: connect, time to first byte, idle time between
 //! stream chunks, and the whole call (`transport.rs` explains how the read limits are applied).
 //!
-//!
 //! A call is cancellable: once its [`CancelToken`] fires, the wait in progress ends within
 //! `transport::CANCEL_POLL`, the connection is closed (a half-read response is never pooled),
 //! nothing is retried and the call returns [`ModelError::Cancelled`].
 //!
-//! Proxies: [`OpenAiConfig::proxy`] ([`proxy`] explains how `NO_PROXY` is read). HTTP proxies
+//! Proxies: [`OpenAiConfig::proxy`] ([`ProxyConfig`] says how `NO_PROXY` is read). HTTP proxies
 //! are always used through `CONNECT`, for `http://` targets too.
 
 mod config;
