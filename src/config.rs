@@ -403,6 +403,7 @@ impl AgentConfig {
                 retry_base_delay: e.duration("MODEL_RETRY_BASE_DELAY", d.retry_base_delay)?,
                 retry_max_delay: e.duration("MODEL_RETRY_MAX_DELAY", d.retry_max_delay)?,
                 max_response_bytes: e.bytes("MODEL_MAX_RESPONSE_BYTES", d.max_response_bytes)?,
+                proxy: model_proxy(env),
             })
         };
         let max_cycles = match e.get("MAX_CYCLES") {
@@ -424,6 +425,27 @@ impl AgentConfig {
             session_lock_wait: e.duration("SESSION_LOCK_TIMEOUT", Duration::from_secs(15 * 60))?,
         })
     }
+}
+
+/// Variables naming the model's proxy, in the order ureq reads them from the process.
+pub const PROXY_VARS: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// The model's proxy, read as ureq would read the process environment: the first of
+/// [`PROXY_VARS`] that holds a usable proxy URL (unusable ones are skipped, not errors, as ureq
+/// skips them), with the first of `NO_PROXY`/`no_proxy` that is set, even to nothing.
+pub fn model_proxy(env: &dyn Fn(&str) -> Option<String>) -> Option<crate::model::openai::ProxyConfig> {
+    let no_proxy = ["NO_PROXY", "no_proxy"].iter().find_map(|var| env(var));
+    PROXY_VARS
+        .iter()
+        .filter_map(|var| env(var))
+        .find_map(|url| crate::model::openai::ProxyConfig::new(&url, no_proxy.clone()).ok())
 }
 
 #[cfg(test)]
@@ -464,6 +486,30 @@ mod agent_config_tests {
         ]))
         .unwrap_err();
         assert!(!err.to_string().contains("sekret"), "{err}");
+    }
+
+    #[test]
+    fn the_model_proxy_comes_from_the_environment_as_ureq_reads_it() {
+        use crate::model::openai::ProxyConfig;
+        assert_eq!(model_proxy(&env(&[])), None);
+        assert_eq!(model_proxy(&env(&[("NO_PROXY", "x")])), None);
+        // The first usable URL wins; an unusable one is skipped.
+        let proxy = model_proxy(&env(&[
+            ("ALL_PROXY", "ftp://nope"),
+            ("https_proxy", "http://a:1"),
+            ("HTTP_PROXY", "http://b:2"),
+            ("no_proxy", "localhost"),
+        ]));
+        assert_eq!(
+            proxy,
+            Some(ProxyConfig::new("http://a:1", Some("localhost".into())).unwrap())
+        );
+        let c =
+            AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("HTTP_PROXY", "http://b:2")])).unwrap();
+        assert_eq!(
+            c.model.unwrap().proxy,
+            Some(ProxyConfig::new("http://b:2", None).unwrap())
+        );
     }
 
     #[test]

@@ -5,15 +5,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::error::Error;
 use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
 use agentcore_rt::config::{AgentConfig, ServerConfig};
-use agentcore_rt::model::openai::OpenAiModel;
-use agentcore_rt::session::FileSessionStore;
-use agentcore_rt::structured::OutputSchema;
-use agentcore_rt::tools::mcp::{McpToolProvider, load_config};
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -56,12 +53,41 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 /// A start-up failure: logged, printed, and the process exits with 2.
-fn startup_error(message: &str) -> ExitCode {
-    log::error("cannot start").str("error", message).emit();
+fn startup_error(error: &dyn Error) -> ExitCode {
+    let message = error_chain(error);
+    log::error("cannot start").str("error", &message).emit();
     log::flush();
     eprintln!("agentcore-rt: {message}");
     ExitCode::from(2)
 }
+
+/// `error` and every cause under it, as one line: `top: cause: root cause`. A cause whose text
+/// the line already holds (many errors quote their cause in their own message) is not repeated.
+fn error_chain(error: &dyn Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
+/// An error that is only a message (a bad LOG_LEVEL).
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Message {}
 
 fn serve() -> ExitCode {
     // The library only emits through the `log` facade; the binary is what writes JSON lines.
@@ -77,19 +103,19 @@ fn serve() -> ExitCode {
     {
         None => {}
         Some(Ok(level)) => log::set_min_level(level),
-        Some(Err(why)) => return startup_error(&format!("invalid LOG_LEVEL: {why}")),
+        Some(Err(why)) => return startup_error(&Message(format!("invalid LOG_LEVEL: {why}"))),
     }
     let config = match ServerConfig::from_env(&env_var) {
         Ok(c) => c,
-        Err(e) => return startup_error(&e.to_string()),
+        Err(e) => return startup_error(&e),
     };
     let agent_config = match AgentConfig::from_env(&env_var) {
         Ok(c) => c,
-        Err(e) => return startup_error(&e.to_string()),
+        Err(e) => return startup_error(&e),
     };
-    let agent = match build_agent(&agent_config) {
-        Ok(agent) => agent,
-        Err(message) => return startup_error(&message),
+    let agent = match Agent::from_config(&agent_config, &env_var) {
+        Ok(agent) => agent.map(Arc::new),
+        Err(e) => return startup_error(&e),
     };
     let addr = config.addr;
     let mut app = App::new();
@@ -102,63 +128,13 @@ fn serve() -> ExitCode {
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error("server failed").str("error", &e.to_string()).emit();
+            let message = error_chain(&e);
+            log::error("server failed").str("error", &message).emit();
             log::flush();
-            eprintln!("agentcore-rt: {e}");
+            eprintln!("agentcore-rt: {message}");
             ExitCode::from(1)
         }
     }
-}
-
-/// Builds the default entrypoint's agent; `None` when no model is configured.
-fn build_agent(config: &AgentConfig) -> Result<Option<Arc<Agent>>, String> {
-    let Some(model_config) = config.model.clone() else {
-        log::warn(agent_entrypoint::NO_MODEL_MESSAGE).emit();
-        return Ok(None);
-    };
-    let model_id = model_config.model_id.clone();
-    let base_url = model_config.base_url.clone();
-    let model = OpenAiModel::new(model_config).map_err(|e| format!("model configuration: {e}"))?;
-    let mut builder = Agent::builder(Arc::new(model))
-        .window_size(config.window_size)
-        .max_cycles(config.max_cycles)
-        .structured_output_max_attempts(config.structured_output_max_attempts)
-        .session_store(FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync))
-        .session_lock_wait(config.session_lock_wait);
-    if let Some(prompt) = &config.system_prompt {
-        builder = builder.system_prompt(prompt.clone());
-    }
-    if let Some(path) = &config.structured_output_schema {
-        let invalid = |why: String| format!("invalid STRUCTURED_OUTPUT_SCHEMA={}: {why}", path.display());
-        let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
-        let schema: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(format!("not JSON: {e}")))?;
-        let schema = OutputSchema::from_json_schema(schema).map_err(|e| invalid(e.to_string()))?;
-        builder = builder.structured_output(schema);
-    }
-    if let Some(path) = &config.mcp_config {
-        let started = std::time::Instant::now();
-        let mcp = load_config(path).map_err(|e| format!("invalid MCP_CONFIG={}: {e}", path.display()))?;
-        for warning in &mcp.warnings {
-            log::warn("MCP_CONFIG").str("warning", warning).emit();
-        }
-        let provider =
-            McpToolProvider::start(mcp).map_err(|e| format!("MCP_CONFIG={}: {e}", path.display()))?;
-        log::info("MCP servers ready")
-            .float("startupMs", started.elapsed().as_secs_f64() * 1000.0)
-            .emit();
-        builder = builder.tool_provider(Arc::new(provider));
-    }
-    let agent = builder.build().map_err(|e| e.to_string())?;
-    log::info("agent ready")
-        .str("model", &model_id)
-        .str(
-            "baseUrl",
-            &agentcore_rt::config::redact_url_credentials(&base_url),
-        )
-        .str("sessionDir", &config.session_dir.display().to_string())
-        .emit();
-    Ok(Some(Arc::new(agent)))
 }
 
 /// Panics are caught per request; this makes sure the message reaches the log as JSON.

@@ -120,8 +120,13 @@ impl Agent {
     /// prompt, the output schema read from `structured_output_schema`, and the MCP servers of
     /// `mcp_config`, started here (their config warnings and start-up time are logged). Logs
     /// "agent ready" with the model, the base URL (credentials redacted) and the session
-    /// directory.
-    pub fn from_config(config: &AgentConfig) -> Result<Option<Agent>, StartupError> {
+    /// directory. `env` is the environment `mcp_config`'s `${VAR}` interpolation and its stdio
+    /// servers' inherited variables come from (the binary passes the process's, as it does to
+    /// [`AgentConfig::from_env`]).
+    pub fn from_config(
+        config: &AgentConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Agent>, StartupError> {
         let Some(model_config) = config.model.clone() else {
             crate::logging::warn(NO_MODEL_MESSAGE).emit();
             return Ok(None);
@@ -143,7 +148,7 @@ impl Agent {
             builder = builder.structured_output(read_schema(path)?);
         }
         if let Some(path) = &config.mcp_config {
-            builder = builder.tool_provider(Arc::new(start_mcp(path)?));
+            builder = builder.tool_provider(Arc::new(start_mcp(path, env)?));
         }
         let agent = builder.build().map_err(StartupError::Agent)?;
         crate::logging::info("agent ready")
@@ -173,9 +178,9 @@ fn read_schema(path: &Path) -> Result<OutputSchema, StartupError> {
 }
 
 /// The MCP servers of the config file at `path`, started.
-fn start_mcp(path: &Path) -> Result<McpToolProvider, StartupError> {
+fn start_mcp(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<McpToolProvider, StartupError> {
     let started = Instant::now();
-    let mcp = load_config(path).map_err(|source| StartupError::McpConfig {
+    let mcp = load_config(path, env).map_err(|source| StartupError::McpConfig {
         path: path.to_path_buf(),
         source,
     })?;

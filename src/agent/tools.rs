@@ -54,10 +54,10 @@ impl<'a> ToolLease<'a> {
         if let Some(schema) = structured_output
             && lease.registry.get(schema.name()).is_some()
         {
-            return Err(AgentError::ToolsUnavailable(ToolError {
-                source: schema.name().to_string(),
-                message: "a tool has the name of the structured output tool".into(),
-            }));
+            return Err(AgentError::ToolsUnavailable(ToolError::new(
+                schema.name(),
+                "a tool has the name of the structured output tool",
+            )));
         }
         Ok(lease)
     }

@@ -131,7 +131,7 @@ mod tests {
             ),
             (
                 AgentError::Model(ModelError::Timeout {
-                    phase: "first byte",
+                    phase: crate::model::TimeoutPhase::FirstByte,
                     after: Duration::from_secs(1),
                 }),
                 504,

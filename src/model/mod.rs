@@ -7,6 +7,7 @@
 pub mod openai;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::types::{CancelToken, ToolSpec};
@@ -97,8 +98,48 @@ pub struct ModelResponse {
     pub metrics: Metrics,
 }
 
+/// Which limit a [`ModelError::Timeout`] hit. `Display` gives the name used in error texts
+/// (`connect`, `first byte`, `stream idle`, `overall`), which reach clients in error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// DNS resolution or connecting (TCP, proxy tunnel, TLS).
+    Connect,
+    /// From sending the request to the first byte of the response body.
+    FirstByte,
+    /// Silence between two reads once the body flows.
+    StreamIdle,
+    /// The whole call, retries and their backoff included.
+    Total,
+}
+
+impl TimeoutPhase {
+    /// The phase's name in error texts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutPhase::Connect => "connect",
+            TimeoutPhase::FirstByte => "first byte",
+            TimeoutPhase::StreamIdle => "stream idle",
+            TimeoutPhase::Total => "overall",
+        }
+    }
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error underneath a [`ModelError`]; shared, so that the error stays `Clone`.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a model call failed.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares what the variants say, not their [`Cause`]s: a cause's text is already
+/// part of the message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ModelError {
     /// The prompt does not fit the model's context window: the loop trims and retries.
     ContextOverflow {
@@ -123,11 +164,13 @@ pub enum ModelError {
     Transport {
         /// What failed.
         message: String,
+        /// The HTTP client's error, when there was one ([`std::error::Error::source`]).
+        cause: Option<Cause>,
     },
-    /// A timeout; `phase` names it (connect, response, stream idle, overall).
+    /// A timeout; `phase` names it.
     Timeout {
         /// Which timeout fired.
-        phase: &'static str,
+        phase: TimeoutPhase,
         /// The configured limit.
         after: Duration,
     },
@@ -145,6 +188,36 @@ pub enum ModelError {
     Cancelled,
 }
 
+impl PartialEq for ModelError {
+    fn eq(&self, other: &Self) -> bool {
+        use ModelError as E;
+        match (self, other) {
+            (E::ContextOverflow { message: a }, E::ContextOverflow { message: b })
+            | (E::Throttled { message: a }, E::Throttled { message: b })
+            | (E::Transport { message: a, .. }, E::Transport { message: b, .. })
+            | (E::InvalidResponse { message: a }, E::InvalidResponse { message: b })
+            | (E::NotConfigured { message: a }, E::NotConfigured { message: b }) => a == b,
+            (
+                E::Provider {
+                    status: s1,
+                    message: m1,
+                    body: b1,
+                },
+                E::Provider {
+                    status: s2,
+                    message: m2,
+                    body: b2,
+                },
+            ) => (s1, m1, b1) == (s2, m2, b2),
+            (E::Timeout { phase: p1, after: a1 }, E::Timeout { phase: p2, after: a2 }) => {
+                (p1, a1) == (p2, a2)
+            }
+            (E::Cancelled, E::Cancelled) => true,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -155,7 +228,9 @@ impl fmt::Display for ModelError {
             ModelError::Provider { status, message, .. } => {
                 write!(f, "model provider returned HTTP {status}: {message}")
             }
-            ModelError::Transport { message } => write!(f, "cannot reach the model provider: {message}"),
+            ModelError::Transport { message, .. } => {
+                write!(f, "cannot reach the model provider: {message}")
+            }
             ModelError::Timeout { phase, after } => {
                 write!(
                     f,
@@ -172,7 +247,16 @@ impl fmt::Display for ModelError {
     }
 }
 
-impl std::error::Error for ModelError {}
+impl std::error::Error for ModelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ModelError::Transport {
+                cause: Some(cause), ..
+            } => Some(&**cause),
+            _ => None,
+        }
+    }
+}
 
 /// A chat model. Implementations must be cheap to share across worker threads.
 pub trait ChatModel: Send + Sync {

@@ -44,14 +44,46 @@ pub trait Tool: Send + Sync {
     fn call(&self, tool_use: &ToolUse, ctx: &ToolContext<'_>) -> ToolResult;
 }
 
+/// The error underneath a tools error; shared, so that the error stays `Clone`.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a provider could not supply its tools.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Equality compares `source` and `message`, not the cause (its text is part of the message).
+#[derive(Debug, Clone)]
 pub struct ToolError {
-    /// Which provider/server failed (e.g. the MCP server name).
+    /// Which provider/server failed (e.g. the MCP server name). Not [`std::error::Error::source`]:
+    /// that is the underlying error, when there is one.
     pub source: String,
     /// What went wrong.
     pub message: String,
+    cause: Option<Cause>,
 }
+
+impl ToolError {
+    /// An error of the provider or server `source`.
+    pub fn new(source: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError {
+            source: source.into(),
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// The same error, caused by `cause` (returned by [`std::error::Error::source`]).
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+}
+
+impl PartialEq for ToolError {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.source, &self.message) == (&other.source, &other.message)
+    }
+}
+
+impl Eq for ToolError {}
 
 impl fmt::Display for ToolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,7 +91,13 @@ impl fmt::Display for ToolError {
     }
 }
 
-impl std::error::Error for ToolError {}
+impl std::error::Error for ToolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Supplies tools per invocation.
 pub trait ToolProvider: Send + Sync {
@@ -101,10 +139,10 @@ impl ToolRegistry {
         let name = tool.spec().name.clone();
         let key = name.replace('-', "_");
         if self.by_name.contains_key(&key) {
-            return Err(ToolError {
-                source: name.clone(),
-                message: format!("duplicate tool name '{name}': two tools would have the same name"),
-            });
+            return Err(ToolError::new(
+                name.clone(),
+                format!("duplicate tool name '{name}': two tools would have the same name"),
+            ));
         }
         self.by_name.insert(key, self.tools.len());
         self.tools.push(tool);
@@ -199,5 +237,22 @@ pub struct StaticTools(pub Vec<Arc<dyn Tool>>);
 impl ToolProvider for StaticTools {
     fn tools_for(&self, _session_id: &str) -> Result<Vec<Arc<dyn Tool>>, ToolError> {
         Ok(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_errors_keep_their_cause_out_of_equality() {
+        let plain = ToolError::new("calc", "MCP server failed: gone");
+        let caused =
+            ToolError::new("calc", "MCP server failed: gone").with_cause(std::io::Error::other("gone"));
+        assert_eq!(plain, caused);
+        assert_eq!(caused.to_string(), "calc: MCP server failed: gone");
+        assert!(std::error::Error::source(&plain).is_none());
+        let cause = std::error::Error::source(&caused).unwrap();
+        assert!(cause.downcast_ref::<std::io::Error>().is_some());
     }
 }

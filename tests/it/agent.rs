@@ -1274,10 +1274,7 @@ fn bad_input_and_unavailable_tools_fail_before_touching_the_session() {
     struct Failing;
     impl ToolProvider for Failing {
         fn tools_for(&self, _: &str) -> Result<Vec<Arc<dyn Tool>>, ToolError> {
-            Err(ToolError {
-                source: "calc".into(),
-                message: "MCP server failed: exited with status 1".into(),
-            })
+            Err(ToolError::new("calc", "MCP server failed: exited with status 1"))
         }
     }
     let agent = builder(&mock)
@@ -1698,7 +1695,11 @@ fn agent_config(vars: &[(&str, &str)]) -> AgentConfig {
 
 #[test]
 fn from_config_builds_the_binarys_agent_or_none_without_a_model() {
-    assert!(Agent::from_config(&agent_config(&[])).unwrap().is_none());
+    assert!(
+        Agent::from_config(&agent_config(&[]), &|_| None)
+            .unwrap()
+            .is_none()
+    );
 
     let root = TempDir::new("agent-from-config");
     let mock = MockOpenAi::start();
@@ -1713,7 +1714,7 @@ fn from_config_builds_the_binarys_agent_or_none_without_a_model() {
         ("SYSTEM_PROMPT", SYSTEM_PROMPT),
         ("STRUCTURED_OUTPUT_SCHEMA", schema.to_str().unwrap()),
     ]);
-    let agent = Agent::from_config(&config).unwrap().unwrap();
+    let agent = Agent::from_config(&config, &|_| None).unwrap().unwrap();
     assert!(format!("{agent:?}").contains("FileSessionStore"), "{agent:?}");
     mock.push(so_call("so_1", json!({"answer": "Paris", "confidence": 1})));
     let result = invoke(&agent, "from-config", "Capital of France?").0.unwrap();
@@ -1739,7 +1740,7 @@ fn from_config_errors_read_as_the_binary_prints_them_and_keep_their_causes() {
             ("SESSION_DIR", sessions.to_str().unwrap()),
             (var, path.to_str().unwrap()),
         ]);
-        Agent::from_config(&config).unwrap_err()
+        Agent::from_config(&config, &|_| None).unwrap_err()
     };
     let file = |name: &str, text: &str| {
         let path = root.path().join(name);

@@ -321,7 +321,7 @@ fn python_stdio_specs_results_and_errors() {
 fn config_file_is_read_and_checked() {
     let dir = TempDir::new("mcp-config");
     let path = dir.path().join("mcp.json");
-    let err = agentcore_rt::tools::mcp::load_config(&path).unwrap_err();
+    let err = agentcore_rt::tools::mcp::load_config(&path, &env_lookup).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -329,12 +329,15 @@ fn config_file_is_read_and_checked() {
             path.display()
         )
     );
+    // The OS error is kept as the cause.
+    let cause = std::error::Error::source(&err).expect("a cause");
+    assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause:?}");
     std::fs::write(
         &path,
         r#"{"mcpServers": {"x": {"command": "c", "url": "http://h/mcp"}}}"#,
     )
     .unwrap();
-    let err = agentcore_rt::tools::mcp::load_config(&path).unwrap_err();
+    let err = agentcore_rt::tools::mcp::load_config(&path, &env_lookup).unwrap_err();
     assert_eq!(
         err.to_string(),
         "MCP config: mcpServers.x.transport: both `command` and `url` are set: say which with `transport`"
@@ -344,7 +347,7 @@ fn config_file_is_read_and_checked() {
         json!({"mcpServers": {"py": python_stdio(json!({"prefix": "p"}))}}).to_string(),
     )
     .unwrap();
-    let config = agentcore_rt::tools::mcp::load_config(&path).unwrap();
+    let config = agentcore_rt::tools::mcp::load_config(&path, &env_lookup).unwrap();
     let provider = Running(McpToolProvider::start(config).unwrap());
     let tools = provider.tools_for("s").unwrap();
     assert_eq!(text_of(&call(&tools, "p_add", json!({"a": 1, "b": 2}))), "3");
@@ -373,6 +376,25 @@ fn env_is_interpolated_and_not_inherited_and_cwd_is_set() {
     );
     let cwd = PathBuf::from(text_of(&call(&tools, "cwd", json!({}))));
     assert_eq!(cwd.canonicalize().unwrap(), dir.path().canonicalize().unwrap());
+}
+
+#[test]
+fn the_inherited_environment_comes_from_the_config_lookup() {
+    // Not from the process: the lookup the config was read with is the environment.
+    let lookup = |name: &str| match name {
+        "HOME" => Some("/nowhere/home".to_string()),
+        "PATH" => std::env::var("PATH").ok(),
+        "SHELL" => Some("() { exported; }".to_string()),
+        _ => None,
+    };
+    let text = json!({ "mcpServers": { "py": python_stdio(json!({})) } }).to_string();
+    let config = McpConfig::from_str_with_env(&text, &lookup).unwrap();
+    let provider = Running(McpToolProvider::start(config).unwrap());
+    let tools = provider.tools_for("s").unwrap();
+    let env = |name: &str| text_of(&call(&tools, "env", json!({ "name": name })));
+    assert_eq!(env("HOME"), "/nowhere/home");
+    assert_eq!(env("USER"), "<unset>");
+    assert_eq!(env("SHELL"), "<unset>", "exported shell functions are left out");
 }
 
 #[test]
@@ -607,6 +629,12 @@ fn failing_servers_and_continue_on_error() {
             late.display()
         )
     );
+    // The chain goes down to the OS error of the spawn.
+    let mut cause: &dyn std::error::Error = &err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause:?}");
     // With continue_on_error the runtime starts without it, and picks it up once it works.
     let provider = start(json!({
         "gone": {"command": late.display().to_string(), "continue_on_error": true},

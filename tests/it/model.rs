@@ -4,10 +4,12 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
-use agentcore_rt::model::{ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, ToolChoice};
+use agentcore_rt::model::{
+    ChatModel, ModelError, ModelRequest, ModelStreamEvent, StopReason, TimeoutPhase, ToolChoice,
+};
 use agentcore_rt::tools::ToolSpec;
 use agentcore_rt::types::CancelToken;
 use agentcore_rt::types::{ContentBlock, MediaSource, Message, Role, ToolResultContent};
@@ -674,7 +676,7 @@ fn slow_head_hits_the_first_byte_timeout() {
     assert_eq!(
         result.unwrap_err(),
         ModelError::Timeout {
-            phase: "first byte",
+            phase: TimeoutPhase::FirstByte,
             after: Duration::from_millis(300)
         }
     );
@@ -690,7 +692,7 @@ fn hang_after_head_hits_the_first_byte_timeout() {
     assert_eq!(
         err,
         ModelError::Timeout {
-            phase: "first byte",
+            phase: TimeoutPhase::FirstByte,
             after: Duration::from_millis(300)
         }
     );
@@ -721,7 +723,7 @@ fn a_stalled_stream_hits_the_idle_timeout_without_retry() {
     assert_eq!(
         result.unwrap_err(),
         ModelError::Timeout {
-            phase: "stream idle",
+            phase: TimeoutPhase::StreamIdle,
             after: Duration::from_millis(300)
         }
     );
@@ -741,10 +743,170 @@ fn the_total_timeout_bounds_the_whole_call() {
     assert_eq!(
         err,
         ModelError::Timeout {
-            phase: "overall",
+            phase: TimeoutPhase::Total,
             after: Duration::from_millis(400)
         }
     );
+}
+
+// ---- cancellation ----------------------------------------------------------------------------
+
+/// Generous: the client looks at its token every 100 ms, but these machines are shared.
+const CANCEL_BOUND: Duration = Duration::from_secs(3);
+
+/// Runs one call with `token`, which `cancel_when` (on another thread) fires; returns the
+/// result, the events, and how long the call took to end after the token fired.
+fn converse_cancelled(
+    model: &OpenAiModel,
+    token: &CancelToken,
+    cancel_when: impl FnOnce() + Send + 'static,
+    on_text: Option<std::sync::mpsc::Sender<()>>,
+) -> (
+    Result<agentcore_rt::model::ModelResponse, ModelError>,
+    Vec<Ev>,
+    Duration,
+) {
+    let cancelled_at = Arc::new(Mutex::new(None));
+    let canceller = {
+        let (token, cancelled_at) = (token.clone(), cancelled_at.clone());
+        std::thread::spawn(move || {
+            cancel_when();
+            *cancelled_at.lock().unwrap() = Some(Instant::now());
+            token.cancel();
+        })
+    };
+    let mut events = Vec::new();
+    let request = ModelRequest {
+        system_prompt: None,
+        messages: &hello(),
+        tools: &[],
+        tool_choice: None,
+    };
+    let result = model.converse(&request, token, &mut |e| {
+        if let ModelStreamEvent::TextDelta(t) = e {
+            events.push(Ev::Text(t.into()));
+            if let Some(tx) = &on_text {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ended = Instant::now();
+    canceller.join().unwrap();
+    let cancelled_at = cancelled_at.lock().unwrap().expect("the token fired");
+    (result, events, ended.saturating_duration_since(cancelled_at))
+}
+
+#[test]
+fn a_cancel_while_waiting_for_the_head_ends_the_call_and_closes_the_connection() {
+    let mock = Arc::new(MockOpenAi::start());
+    mock.push(Reply::text("late").delay(Duration::from_secs(30)));
+    mock.push(Reply::text("next"));
+    let model = model_for(&mock, |c| c.first_byte_timeout = Duration::from_secs(60));
+    let token = CancelToken::new();
+    let waiting = mock.clone();
+    let (result, events, took) = converse_cancelled(
+        &model,
+        &token,
+        move || {
+            waiting.wait_for_requests(1, Duration::from_secs(10));
+        },
+        None,
+    );
+    assert_eq!(result.unwrap_err(), ModelError::Cancelled);
+    assert!(events.is_empty());
+    assert!(took < CANCEL_BOUND, "the call ended {took:?} after the cancel");
+    let first = mock.requests()[0].connection;
+    assert!(
+        mock.wait_for_hang_up(first, Duration::from_secs(5)),
+        "the mock never saw the connection close"
+    );
+    // Not retried, though a lost connection otherwise is.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(mock.request_count(), 1, "a cancelled call is not retried");
+    // The next call works, on a new connection: the abandoned one was not pooled.
+    let (result, _) = converse(&model, &hello());
+    assert_eq!(content_json(&result.unwrap().message), r#"[{"text":"next"}]"#);
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    assert_ne!(requests[1].connection, first);
+}
+
+#[test]
+fn a_cancel_mid_stream_ends_the_call_without_a_partial_answer() {
+    let mock = MockOpenAi::start();
+    mock.push(
+        Reply::text("abcdefgh")
+            .with_delta_chars(2)
+            .fault(Fault::HangAfterEvents(3)),
+    );
+    let model = model_for(&mock, |c| c.idle_timeout = Duration::from_secs(60));
+    let token = CancelToken::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (result, events, took) = converse_cancelled(
+        &model,
+        &token,
+        move || {
+            rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        },
+        Some(tx),
+    );
+    assert_eq!(result.unwrap_err(), ModelError::Cancelled);
+    assert!(!events.is_empty(), "the stream had started");
+    assert!(took < CANCEL_BOUND, "the call ended {took:?} after the cancel");
+    let connection = mock.requests()[0].connection;
+    assert!(
+        mock.wait_for_hang_up(connection, Duration::from_secs(5)),
+        "the mock never saw the connection close"
+    );
+    assert_eq!(mock.request_count(), 1);
+}
+
+#[test]
+fn a_cancel_during_the_retry_backoff_makes_no_second_request() {
+    let mock = Arc::new(MockOpenAi::start());
+    mock.push(Reply::error(503, "busy"));
+    mock.push(Reply::text("too late"));
+    let model = model_for(&mock, |c| {
+        c.retry_base_delay = Duration::from_secs(20);
+        c.retry_max_delay = Duration::from_secs(20);
+    });
+    let token = CancelToken::new();
+    let waiting = mock.clone();
+    let (result, _, took) = converse_cancelled(
+        &model,
+        &token,
+        move || {
+            waiting.wait_for_requests(1, Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(100));
+        },
+        None,
+    );
+    assert_eq!(result.unwrap_err(), ModelError::Cancelled);
+    assert!(took < CANCEL_BOUND, "the call ended {took:?} after the cancel");
+    assert_eq!(mock.request_count(), 1);
+    assert_eq!(mock.pending_replies(), 1);
+}
+
+#[test]
+fn an_already_cancelled_token_makes_no_request() {
+    let mock = MockOpenAi::start();
+    mock.set_default(Reply::text("unused"));
+    let model = model_for(&mock, |_| {});
+    let token = CancelToken::new();
+    token.cancel();
+    let mut events = 0;
+    let result = model.converse(
+        &ModelRequest {
+            system_prompt: None,
+            messages: &hello(),
+            tools: &[],
+            tool_choice: None,
+        },
+        &token,
+        &mut |_| events += 1,
+    );
+    assert_eq!(result.unwrap_err(), ModelError::Cancelled);
+    assert_eq!((events, mock.request_count()), (0, 0));
 }
 
 #[test]
@@ -758,7 +920,7 @@ fn a_dropped_stream_after_output_is_a_transport_error_without_retry() {
     let model = model_for(&mock, |_| {});
     let (result, events) = converse(&model, &hello());
     assert!(
-        matches!(&result, Err(ModelError::Transport { message }) if message.contains("connection lost while reading")),
+        matches!(&result, Err(ModelError::Transport { message, .. }) if message.contains("connection lost while reading")),
         "{result:?}"
     );
     assert_eq!(events.len(), 2);
@@ -863,13 +1025,17 @@ fn an_unreachable_provider_is_a_transport_error_after_retries() {
     })
     .unwrap();
     let (result, _) = converse(&model, &hello());
-    let Err(ModelError::Transport { message }) = result else {
+    let Err(error @ ModelError::Transport { .. }) = result else {
         panic!("{result:?}")
     };
+    let message = error.to_string();
     assert!(
         message.contains(&format!("127.0.0.1:{port}/v1/chat/completions")),
         "{message}"
     );
+    // The HTTP client's error is kept as the cause.
+    let cause = std::error::Error::source(&error).expect("a cause");
+    assert!(cause.downcast_ref::<ureq::Error>().is_some(), "{cause:?}");
 }
 
 #[test]
@@ -1109,40 +1275,19 @@ impl ConnectProxy {
     }
 }
 
-/// Runs `proxy_env_child` in a fresh process with this environment: proxy variables are read
-/// once per process-wide environment, so they must not be set in this (shared) process.
-fn run_proxy_child(base_url: &str, vars: &[(&str, &str)]) {
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args([
-        "model::proxy_env_child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
-    for var in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        command.env_remove(var);
-    }
-    command.env("AGENTCORE_PROXY_CHILD_BASE_URL", base_url);
-    for (k, v) in vars {
-        command.env(k, v);
-    }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+/// One call through a model whose proxy is read from this environment, the way the binary
+/// reads it (`config::model_proxy`).
+fn call_with_proxy_env(base_url: &str, vars: &[(&str, &str)]) {
+    let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    let model = OpenAiModel::new(OpenAiConfig {
+        base_url: base_url.to_string(),
+        max_attempts: 1,
+        proxy: agentcore_rt::config::model_proxy(&env),
+        ..OpenAiConfig::default()
+    })
+    .unwrap();
+    let (result, _) = converse(&model, &hello());
+    assert_eq!(content_json(&result.unwrap().message), r#"[{"text":"through"}]"#);
 }
 
 #[test]
@@ -1153,17 +1298,17 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses_them() {
     let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
     let target = mock.addr().to_string();
 
-    run_proxy_child(&mock.base_url(), &[("HTTP_PROXY", &proxy_url)]);
+    call_with_proxy_env(&mock.base_url(), &[("HTTP_PROXY", &proxy_url)]);
     assert_eq!(*proxy.targets.lock().unwrap(), [target]);
 
-    run_proxy_child(&mock.base_url(), &[("https_proxy", &proxy_url)]);
+    call_with_proxy_env(&mock.base_url(), &[("https_proxy", &proxy_url)]);
     assert_eq!(
         proxy.targets.lock().unwrap().len(),
         2,
         "HTTPS_PROXY applies to http:// targets too (ureq)"
     );
 
-    run_proxy_child(
+    call_with_proxy_env(
         &mock.base_url(),
         &[
             ("HTTP_PROXY", &proxy_url),
@@ -1176,7 +1321,7 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses_them() {
         "NO_PROXY bypassed the proxy"
     );
 
-    run_proxy_child(
+    call_with_proxy_env(
         &mock.base_url(),
         &[("HTTP_PROXY", &proxy_url), ("no_proxy", "example.com,.internal")],
     );
@@ -1186,23 +1331,6 @@ fn proxy_variables_are_honoured_and_no_proxy_bypasses_them() {
         "a NO_PROXY that does not match"
     );
     assert_eq!(mock.request_count(), 4);
-}
-
-/// Child half of the proxy test; does nothing unless started by it.
-#[test]
-#[ignore = "run by proxy_variables_are_honoured_and_no_proxy_bypasses_them in a child process"]
-fn proxy_env_child() {
-    let Ok(base_url) = std::env::var("AGENTCORE_PROXY_CHILD_BASE_URL") else {
-        return;
-    };
-    let model = OpenAiModel::new(OpenAiConfig {
-        base_url,
-        max_attempts: 1,
-        ..OpenAiConfig::default()
-    })
-    .unwrap();
-    let (result, _) = converse(&model, &hello());
-    assert_eq!(content_json(&result.unwrap().message), r#"[{"text":"through"}]"#);
 }
 
 #[test]
@@ -1256,7 +1384,7 @@ fn tls_to_a_plain_http_server_fails_cleanly() {
     .unwrap();
     let err = converse(&model, &hello()).0.unwrap_err();
     assert!(
-        matches!(&err, ModelError::Transport { message } if message.contains("https://")),
+        matches!(&err, ModelError::Transport { message, .. } if message.contains("https://")),
         "{err:?}"
     );
 }

@@ -10,11 +10,12 @@
 //! 400). Errors leave the model client through [`Secrets::redact_error`], so the key and the
 //! configured extra header values never reach a client's error body or a log line.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::ModelError;
+use crate::model::{Cause, ModelError};
 
 /// Phrases (lowercase) that mark a context-window overflow.
 const OVERFLOW_PHRASES: &[&str] = &[
@@ -226,7 +227,19 @@ impl Secrets {
         }
     }
 
-    /// The error with its messages and provider body redacted.
+    /// The cause itself when its text holds no secret, else its redacted text (the original
+    /// type is lost then: better than a key in someone's error chain).
+    fn redact_cause(&self, cause: Cause) -> Cause {
+        let text = cause.to_string();
+        let redacted = self.redact_text(&text);
+        if redacted == text {
+            cause
+        } else {
+            Arc::new(RedactedCause(redacted))
+        }
+    }
+
+    /// The error with its messages, provider body and cause redacted.
     pub fn redact_error(&self, error: ModelError) -> ModelError {
         if self.0.is_empty() {
             return error;
@@ -247,8 +260,9 @@ impl Secrets {
                 message: self.redact_text(&message),
                 body: body.map(|b| self.redact_value(b)),
             },
-            ModelError::Transport { message } => ModelError::Transport {
+            ModelError::Transport { message, cause } => ModelError::Transport {
                 message: self.redact_text(&message),
+                cause: cause.map(|cause| self.redact_cause(cause)),
             },
             ModelError::InvalidResponse { message } => ModelError::InvalidResponse {
                 message: self.redact_text(&message),
@@ -259,6 +273,18 @@ impl Secrets {
         }
     }
 }
+
+/// A cause whose text had to be redacted.
+#[derive(Debug)]
+struct RedactedCause(String);
+
+impl std::fmt::Display for RedactedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedactedCause {}
 
 fn shorten(s: &str) -> String {
     match s.char_indices().nth(MAX_MESSAGE_CHARS) {
@@ -390,6 +416,52 @@ mod tests {
         );
         assert_eq!(format!("{nested:?}"), "Secrets(2 values)");
         assert_eq!(Secrets::new([]).redact_text("anything"), "anything");
+    }
+
+    #[test]
+    fn causes_are_kept_unless_their_text_holds_a_secret() {
+        use std::error::Error as _;
+        let secrets = Secrets::new(["sk-live-1234567890".to_string()]);
+        let transport = |cause: &str| ModelError::Transport {
+            message: "POST x: connection error".into(),
+            cause: Some(Arc::new(std::io::Error::other(cause.to_string()))),
+        };
+        let kept = secrets.redact_error(transport("reset by peer"));
+        let cause = kept.source().unwrap();
+        assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause:?}");
+        let redacted = secrets.redact_error(transport("bad key sk-live-1234567890"));
+        assert_eq!(redacted.source().unwrap().to_string(), "bad key [REDACTED]");
+        // Equality looks at what the error says, not at its cause.
+        assert_eq!(kept, redacted);
+    }
+
+    #[test]
+    fn timeout_texts_name_the_phase_as_before() {
+        use crate::model::TimeoutPhase;
+        let texts: Vec<String> = [
+            TimeoutPhase::Connect,
+            TimeoutPhase::FirstByte,
+            TimeoutPhase::StreamIdle,
+            TimeoutPhase::Total,
+        ]
+        .into_iter()
+        .map(|phase| {
+            ModelError::Timeout {
+                phase,
+                after: Duration::from_millis(1500),
+            }
+            .to_string()
+        })
+        .collect();
+        assert_eq!(
+            texts,
+            [
+                "model call timed out (connect timeout, 1500 ms)",
+                "model call timed out (first byte timeout, 1500 ms)",
+                "model call timed out (stream idle timeout, 1500 ms)",
+                "model call timed out (overall timeout, 1500 ms)",
+            ]
+        );
     }
 
     #[test]

@@ -13,13 +13,22 @@
 //! - `ReadLimit::Idle(d)`: ureq's native per-read limit, `NextTimeout::per_read`, set to `d`
 //!   (reported as `Timeout::PerRead`), which ureq applies to each socket read.
 //!
+//! The same wrapper makes a call cancellable: ureq has no way to interrupt a blocking read, so
+//! while a [`CancelGuard`] is active every wait for input is cut into slices of at most
+//! [`CANCEL_POLL`], and the calling thread's [`CancelToken`] is looked at between slices. A slice
+//! that ends without data is not a timeout unless the real limit has passed; once the token
+//! fires the wait fails with [`cancelled`], the call's error unwinds through ureq, and the
+//! connection, which is then in the middle of a response, is dropped (closed), never pooled.
+//! A slice that ends without data leaves the transport as it was (TCP: nothing read; TLS:
+//! rustls keeps the partial record it has), so the next slice carries on.
+//!
 //! A thread-local is honest here because ureq is blocking: every read of a call happens on the
-//! thread that makes the call, and [`ReadLimitGuard`] restores the previous value when the call
-//! ends, so other ureq users on the same thread (and idle pooled connections) are unaffected.
+//! thread that makes the call, and the guards restore the previous value when the call ends, so
+//! other ureq users on the same thread (and idle pooled connections) are unaffected.
 //! The transport API is ureq's `unversioned` one, which may change in minor releases (not in
 //! patch releases); it is small and confined to this file.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use ureq::Timeout;
@@ -27,6 +36,11 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
 };
+
+use crate::types::CancelToken;
+
+/// Longest a wait for input goes without looking at the cancel token.
+pub const CANCEL_POLL: Duration = Duration::from_millis(100);
 
 /// The read limit the current thread's model call wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +55,35 @@ pub enum ReadLimit {
 
 thread_local! {
     static READ_LIMIT: Cell<ReadLimit> = const { Cell::new(ReadLimit::None) };
+    static CANCEL: RefCell<Option<CancelToken>> = const { RefCell::new(None) };
+}
+
+/// Makes the calling thread's waits for input end once `token` fires; the previous token (if
+/// any) comes back on drop.
+#[derive(Debug)]
+pub struct CancelGuard {
+    previous: Option<CancelToken>,
+}
+
+impl CancelGuard {
+    /// Watches `token` for the rest of the current call.
+    pub fn new(token: &CancelToken) -> Self {
+        CancelGuard {
+            previous: CANCEL.replace(Some(token.clone())),
+        }
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        CANCEL.set(self.previous.take());
+    }
+}
+
+/// The error a wait ends with once the token fired. Callers check the token itself to tell a
+/// cancellation from a failure, so its text only matters in logs.
+pub fn cancelled() -> ureq::Error {
+    ureq::Error::Io(std::io::Error::other("model call cancelled"))
 }
 
 /// Sets the calling thread's read limit; the previous one comes back on drop.
@@ -151,6 +194,42 @@ impl Connector<Box<dyn Transport>> for LimitReads {
 #[derive(Debug)]
 struct LimitedTransport(Box<dyn Transport>);
 
+impl LimitedTransport {
+    /// `await_input` in slices of at most [`CANCEL_POLL`], failing with [`cancelled`] once
+    /// `token` fires. The whole wait keeps the limit ureq asked for (its per-read limit
+    /// included, since one `await_input` is one read).
+    fn await_input_cancellable(
+        &mut self,
+        timeout: NextTimeout,
+        token: &CancelToken,
+    ) -> Result<bool, ureq::Error> {
+        let limit = timeout.for_read();
+        // `Deref` gives u64::MAX seconds for "never"; `checked_add` turns that into no deadline.
+        let deadline = Instant::now().checked_add(*limit.after);
+        loop {
+            if token.is_cancelled() {
+                return Err(cancelled());
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(ureq::Error::Timeout(limit.reason));
+            }
+            let slice = left.map_or(CANCEL_POLL, |left| left.min(CANCEL_POLL));
+            let last = left.is_some_and(|left| left <= CANCEL_POLL);
+            let wait = NextTimeout {
+                after: slice.into(),
+                reason: limit.reason,
+                per_read: None,
+                ..timeout
+            };
+            match self.0.await_input(wait) {
+                Err(ureq::Error::Timeout(_)) if !last => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
 impl Transport for LimitedTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.0.buffers()
@@ -180,7 +259,10 @@ impl Transport for LimitedTransport {
                 timeout.per_read = Some(timeout.per_read.map_or(idle, |own| own.min(idle)));
             }
         }
-        self.0.await_input(timeout)
+        match CANCEL.with_borrow(Clone::clone) {
+            None => self.0.await_input(timeout),
+            Some(token) => self.await_input_cancellable(timeout, &token),
+        }
     }
 
     fn is_open(&mut self) -> bool {

@@ -5,22 +5,21 @@
 //! to the waiting caller, so concurrent calls on one client are fine. Every wait has a deadline;
 //! a connection that dies fails its waiting calls at once (`Connection closed`), never later.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::types::CancelToken;
-
 use super::config::{McpServerConfig, Transport};
-use super::jsonrpc::{self, Incoming, RpcError};
+use super::dispatch::Dispatch;
+use super::error::McpError;
+use super::jsonrpc;
+use super::log::{Level, log};
 use super::stdio::StdioConn;
 use super::streamable_http::HttpConn;
-use super::{Level, log};
 use crate::sync::lock;
+use crate::types::CancelToken;
 
 /// The protocol revision we offer; we accept whatever the server answers.
 pub(crate) const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -30,151 +29,6 @@ const MAX_LIST_PAGES: usize = 1000;
 
 /// How often a waiting call looks at its cancellation flag.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
-
-/// Why a request failed. `Display` is the text Strands puts after `Tool execution failed: `.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum McpError {
-    /// The server answered with a JSON-RPC error (the Python SDK shows its message only).
-    Rpc(RpcError),
-    /// No answer in time (the Python SDK's text).
-    Timeout { method: String },
-    /// The connection ended while we waited, or before we asked (the Python SDK's text).
-    Closed,
-    /// The invocation was cancelled while we waited.
-    Cancelled,
-    /// Streamable HTTP: the server no longer knows our session (404); re-initialize.
-    SessionExpired,
-    /// Anything else: spawn failure, HTTP status, a malformed answer. The text says which.
-    Other(String),
-}
-
-impl fmt::Display for McpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            McpError::Rpc(e) => write!(f, "{e}"),
-            McpError::Timeout { method } => write!(f, "Request '{method}' timed out"),
-            McpError::Closed => f.write_str("Connection closed"),
-            McpError::Cancelled => {
-                f.write_str("Tool execution cancelled locally; remote execution may have continued")
-            }
-            McpError::SessionExpired => f.write_str("Session not found: the server expired the MCP session"),
-            McpError::Other(message) => f.write_str(message),
-        }
-    }
-}
-
-type Waiter = mpsc::SyncSender<Result<Value, McpError>>;
-
-/// Routes what a server sends: responses to their waiting callers, server requests to an
-/// answer, notifications to flags and the log. Shared by the transport's reader and the client.
-pub(crate) struct Dispatch {
-    server: String,
-    pending: Mutex<HashMap<u64, Waiter>>,
-    closed: AtomicBool,
-    close_reason: Mutex<Option<String>>,
-    tools_changed: AtomicBool,
-}
-
-impl Dispatch {
-    pub(crate) fn new(server: &str) -> Arc<Dispatch> {
-        Arc::new(Dispatch {
-            server: server.to_string(),
-            pending: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-            close_reason: Mutex::new(None),
-            tools_changed: AtomicBool::new(false),
-        })
-    }
-
-    pub(crate) fn server(&self) -> &str {
-        &self.server
-    }
-
-    fn register(&self, id: u64) -> Result<mpsc::Receiver<Result<Value, McpError>>, McpError> {
-        let mut pending = lock(&self.pending);
-        // Checked under the lock `close` takes, so a waiter is never left behind by a close.
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(McpError::Closed);
-        }
-        let (tx, rx) = mpsc::sync_channel(1);
-        pending.insert(id, tx);
-        Ok(rx)
-    }
-
-    fn forget(&self, id: u64) {
-        lock(&self.pending).remove(&id);
-    }
-
-    /// Handles one message. `reply` sends a message back to the server.
-    pub(crate) fn handle(&self, message: Incoming, reply: &dyn Fn(Value)) {
-        match message {
-            Incoming::Response { id, outcome } => {
-                let waiter = jsonrpc::id_as_u64(&id).and_then(|id| lock(&self.pending).remove(&id));
-                match waiter {
-                    Some(waiter) => {
-                        let _ = waiter.try_send(outcome.map_err(McpError::Rpc));
-                    }
-                    None => log(
-                        Level::Debug,
-                        &self.server,
-                        &format!("response to unknown request id {id}"),
-                    ),
-                }
-            }
-            Incoming::Request { id, method } => {
-                log(
-                    Level::Debug,
-                    &self.server,
-                    &format!("server request {method}: answering"),
-                );
-                reply(jsonrpc::answer_server_request(id, &method));
-            }
-            Incoming::Notification { method, params } => match method.as_str() {
-                "notifications/tools/list_changed" => {
-                    log(
-                        Level::Debug,
-                        &self.server,
-                        "tools/list_changed: tools will be re-listed",
-                    );
-                    self.tools_changed.store(true, Ordering::SeqCst);
-                }
-                "notifications/message" => {
-                    let level = params.get("level").and_then(Value::as_str).unwrap_or("info");
-                    let data = params.get("data").map(Value::to_string).unwrap_or_default();
-                    log(
-                        Level::Info,
-                        &self.server,
-                        &format!("server log ({level}): {data}"),
-                    );
-                }
-                _ => {}
-            },
-        }
-    }
-
-    /// The connection is gone: every waiting call fails now, later ones at once.
-    pub(crate) fn close(&self) {
-        let mut pending = lock(&self.pending);
-        self.closed.store(true, Ordering::SeqCst);
-        for (_, waiter) in pending.drain() {
-            let _ = waiter.try_send(Err(McpError::Closed));
-        }
-    }
-
-    /// [`close`](Self::close), remembering why (for start-up errors).
-    pub(crate) fn close_with(&self, reason: String) {
-        lock(&self.close_reason).get_or_insert(reason);
-        self.close();
-    }
-
-    fn close_reason(&self) -> Option<String> {
-        lock(&self.close_reason).clone()
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-}
 
 enum Conn {
     Stdio(StdioConn),
@@ -201,13 +55,14 @@ impl McpClient {
             Transport::Stdio {
                 command,
                 args,
+                inherited_env,
                 env,
                 cwd,
             } => Conn::Stdio(StdioConn::spawn(
                 &cfg.name,
                 command,
                 args,
-                env,
+                inherited_env.iter().chain(env),
                 cwd.as_deref(),
                 dispatch.clone(),
             )?),
@@ -231,7 +86,7 @@ impl McpClient {
         if let Err(e) = client.initialize(deadline) {
             let e = match (e, client.dispatch.close_reason()) {
                 // "Connection closed" alone would not help anyone fix a server that cannot start.
-                (McpError::Closed, Some(reason)) => McpError::Other(format!("Connection closed: {reason}")),
+                (McpError::Closed, Some(reason)) => McpError::other(format!("Connection closed: {reason}")),
                 (e, _) => e,
             };
             client.close();
@@ -287,12 +142,12 @@ impl McpClient {
             )?;
             match page.get("tools") {
                 Some(Value::Array(items)) => tools.extend(items.iter().cloned()),
-                _ => return Err(McpError::Other("tools/list result has no tools list".into())),
+                _ => return Err(McpError::other("tools/list result has no tools list")),
             }
             match page.get("nextCursor") {
                 Some(Value::String(next)) if !next.is_empty() => {
                     if cursor.as_deref() == Some(next) {
-                        return Err(McpError::Other(format!(
+                        return Err(McpError::other(format!(
                             "tools/list returned the same cursor twice ({next})"
                         )));
                     }
@@ -301,7 +156,7 @@ impl McpClient {
                 _ => return Ok(tools),
             }
         }
-        Err(McpError::Other(format!(
+        Err(McpError::other(format!(
             "tools/list did not end after {MAX_LIST_PAGES} pages"
         )))
     }
@@ -324,7 +179,7 @@ impl McpClient {
 
     /// True once a `notifications/tools/list_changed` arrived since the last call.
     pub(crate) fn take_tools_changed(&self) -> bool {
-        self.dispatch.tools_changed.swap(false, Ordering::SeqCst)
+        self.dispatch.take_tools_changed()
     }
 
     /// False once the connection is gone (process exited, stdout closed, fatal garbage).
@@ -401,7 +256,7 @@ impl McpClient {
         match &self.conn {
             Conn::Http(http) => match http.exchange(&message, Some(id), timeout, &self.dispatch)? {
                 Some(outcome) => outcome.map_err(McpError::Rpc),
-                None => Err(McpError::Other(format!(
+                None => Err(McpError::other(format!(
                     "server accepted {method} without answering it"
                 ))),
             },

@@ -185,82 +185,53 @@ fn python_key_error(key: &str) -> String {
     }
 }
 
-const B64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn b64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+fn is_b64_symbol(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
 }
 
 /// Python's `base64.b64decode(s)` (non-strict `binascii.a2b_base64`): characters outside the
-/// alphabet are skipped, padding ends the data, and its two error texts.
+/// alphabet are skipped, padding ends the data, and its two error texts. Which characters count
+/// is decided here; the bits are decoded by data-encoding, with trailing bits unchecked, as
+/// Python leaves them unchecked too.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut quad_pos = 0usize;
+    let mut data = Vec::with_capacity(text.len());
     let mut pads = 0usize;
-    let mut data_chars = 0usize;
+    let mut padded = false;
     for &c in text.as_bytes() {
         if c == b'=' {
+            // Padding counts only after two symbols of a quad, and the quad it completes ends the data.
+            let quad_pos = data.len() % 4;
             if quad_pos >= 2 {
                 pads += 1;
                 if quad_pos + pads >= 4 {
-                    quad_pos = 0;
+                    padded = true;
                     break;
                 }
             }
-            continue;
-        }
-        let Some(v) = b64_value(c) else { continue };
-        data_chars += 1;
-        pads = 0;
-        acc = (acc << 6) | v;
-        quad_pos += 1;
-        match quad_pos {
-            2 => out.push((acc >> 4) as u8),
-            3 => out.push((acc >> 2) as u8),
-            4 => {
-                out.push(acc as u8);
-                quad_pos = 0;
-                acc = 0;
-            }
-            _ => {}
+        } else if is_b64_symbol(c) {
+            data.push(c);
+            pads = 0;
         }
     }
-    match quad_pos {
-        0 => Ok(out),
-        1 => Err(format!(
-            "Invalid base64-encoded string: number of data characters ({data_chars}) cannot be 1 more than a multiple of 4"
-        )),
-        _ => Err("Incorrect padding".into()),
+    match data.len() % 4 {
+        0 => {}
+        1 => {
+            return Err(format!(
+                "Invalid base64-encoded string: number of data characters ({}) cannot be 1 more than a multiple of 4",
+                data.len()
+            ));
+        }
+        _ if !padded => return Err("Incorrect padding".into()),
+        _ => data.resize(data.len().div_ceil(4) * 4, b'='),
     }
+    data_encoding::BASE64_MIME_PERMISSIVE
+        .decode(&data)
+        .map_err(|e| e.to_string())
 }
 
 /// Standard padded base64.
 pub fn b64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64_ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    data_encoding::BASE64.encode(bytes)
 }
 
 #[cfg(test)]
@@ -398,5 +369,111 @@ mod tests {
             assert_eq!(b64_decode(&b64_encode(bytes)).unwrap(), bytes);
         }
         assert_eq!(b64_encode(b"hi"), "aGk=");
+    }
+
+    // The hand-written codec data-encoding replaced, kept as the reference for the one below.
+    const B64_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    fn b64_value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+
+    /// Python's `base64.b64decode(s)` (non-strict `binascii.a2b_base64`): characters outside the
+    /// alphabet are skipped, padding ends the data, and its two error texts.
+    fn old_b64_decode(text: &str) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(text.len() / 4 * 3);
+        let mut acc: u32 = 0;
+        let mut quad_pos = 0usize;
+        let mut pads = 0usize;
+        let mut data_chars = 0usize;
+        for &c in text.as_bytes() {
+            if c == b'=' {
+                if quad_pos >= 2 {
+                    pads += 1;
+                    if quad_pos + pads >= 4 {
+                        quad_pos = 0;
+                        break;
+                    }
+                }
+                continue;
+            }
+            let Some(v) = b64_value(c) else { continue };
+            data_chars += 1;
+            pads = 0;
+            acc = (acc << 6) | v;
+            quad_pos += 1;
+            match quad_pos {
+                2 => out.push((acc >> 4) as u8),
+                3 => out.push((acc >> 2) as u8),
+                4 => {
+                    out.push(acc as u8);
+                    quad_pos = 0;
+                    acc = 0;
+                }
+                _ => {}
+            }
+        }
+        match quad_pos {
+            0 => Ok(out),
+            1 => Err(format!(
+                "Invalid base64-encoded string: number of data characters ({data_chars}) cannot be 1 more than a multiple of 4"
+            )),
+            _ => Err("Incorrect padding".into()),
+        }
+    }
+
+    /// Standard padded base64.
+    fn old_b64_encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                chunk.get(1).copied().unwrap_or(0),
+                chunk.get(2).copied().unwrap_or(0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(B64_ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn base64_behaves_as_the_hand_written_codec_did() {
+        // Every string of up to 6 characters over symbols, padding in and out of place,
+        // skipped characters and non-zero trailing bits.
+        let alphabet = [b'A', b'Q', b'/', b'9', b'=', b' ', b'-'];
+        let mut inputs = vec![String::new()];
+        let mut level = vec![String::new()];
+        for _ in 0..6 {
+            level = level
+                .iter()
+                .flat_map(|prefix| {
+                    alphabet
+                        .iter()
+                        .map(move |&c| format!("{prefix}{}", char::from(c)))
+                })
+                .collect();
+            inputs.extend(level.iter().cloned());
+        }
+        for input in &inputs {
+            assert_eq!(b64_decode(input), old_b64_decode(input), "{input:?}");
+        }
+        let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for len in 0..bytes.len() {
+            assert_eq!(b64_encode(&bytes[..len]), old_b64_encode(&bytes[..len]), "{len}");
+        }
     }
 }

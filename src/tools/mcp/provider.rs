@@ -17,305 +17,17 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
-
-use super::client::{McpClient, McpError};
-use super::config::{Lifecycle, McpConfig, McpServerConfig};
-use super::content;
-use super::{Level, log};
+use super::config::{Lifecycle, McpConfig};
+use super::error::{McpError, McpStartError};
+use super::instance::{Instance, McpTool, ServerDef, Slot};
+use super::log::{Level, log};
 use crate::sync::lock;
-use crate::tools::{Tool, ToolContext, ToolError, ToolProvider, ToolSpec};
-use crate::types::{ToolResult, ToolUse};
+use crate::tools::{Tool, ToolError, ToolProvider};
 
 /// Stop at most this many servers at once at shutdown (each may take a few seconds to exit).
 const PARALLEL_STOPS: usize = 32;
-
-/// Why [`McpToolProvider::start`] refused to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum McpStartError {
-    /// A server without `continue_on_error` failed its start-up probe (start, initialize,
-    /// tools/list within `startup_timeout`).
-    ServerFailed {
-        /// The server's name.
-        server: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// Two tools would reach the model with the same name (after prefixes and filters; `-` and
-    /// `_` count as equal, as in Strands).
-    DuplicateTool {
-        /// The colliding name (the second one seen).
-        tool: String,
-        /// The server that offered it first.
-        first_server: String,
-        /// The server that offered it again.
-        second_server: String,
-    },
-}
-
-impl fmt::Display for McpStartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            McpStartError::ServerFailed { server, message } => {
-                write!(f, "MCP server '{server}' failed to start: {message}")
-            }
-            McpStartError::DuplicateTool {
-                tool,
-                first_server,
-                second_server,
-            } if first_server == second_server => {
-                write!(
-                    f,
-                    "duplicate tool name '{tool}': MCP server '{first_server}' offers it twice"
-                )
-            }
-            McpStartError::DuplicateTool {
-                tool,
-                first_server,
-                second_server,
-            } => write!(
-                f,
-                "duplicate tool name '{tool}': offered by MCP servers '{first_server}' and '{second_server}' \
-                 (set `prefix` or `tool_filters` on one of them)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for McpStartError {}
-
-/// A tool as one instance lists it, with the spec the model sees.
-struct ToolDef {
-    mcp_name: String,
-    spec: ToolSpec,
-}
-
-/// A started, initialized server connection and its cached tool list.
-struct Instance {
-    client: McpClient,
-    tools: Mutex<Option<Arc<Vec<Arc<ToolDef>>>>>,
-}
-
-impl Instance {
-    /// Starts the server and lists its tools, all within `startup_timeout`.
-    fn start(config: &McpServerConfig) -> Result<Instance, McpError> {
-        let deadline = Instant::now() + config.startup_timeout;
-        let client = McpClient::connect(config, deadline)?;
-        let instance = Instance {
-            client,
-            tools: Mutex::new(None),
-        };
-        // Discard a list_changed sent during start-up (server-everything sends one at once):
-        // the list we are about to fetch is newer.
-        instance.client.take_tools_changed();
-        if let Err(e) = instance.list(config, deadline.saturating_duration_since(Instant::now())) {
-            instance.client.close();
-            return Err(e);
-        }
-        Ok(instance)
-    }
-
-    /// The tool list, re-fetched after a `tools/list_changed`.
-    fn tools(&self, config: &McpServerConfig) -> Result<Arc<Vec<Arc<ToolDef>>>, McpError> {
-        let changed = self.client.take_tools_changed();
-        if let Some(tools) = lock(&self.tools).as_ref().filter(|_| !changed) {
-            return Ok(tools.clone());
-        }
-        match self.list(config, config.startup_timeout) {
-            Ok(tools) => Ok(tools),
-            Err(e) => match lock(&self.tools).as_ref() {
-                Some(old) if self.client.is_alive() => {
-                    log(
-                        Level::Warn,
-                        &config.name,
-                        &format!("re-listing tools failed ({e}); keeping the old list"),
-                    );
-                    Ok(old.clone())
-                }
-                _ => Err(e),
-            },
-        }
-    }
-
-    fn list(&self, config: &McpServerConfig, timeout: Duration) -> Result<Arc<Vec<Arc<ToolDef>>>, McpError> {
-        let raw = self.client.list_tools(timeout)?;
-        let mut defs = Vec::with_capacity(raw.len());
-        for tool in raw {
-            let Some(name) = tool.get("name").and_then(Value::as_str) else {
-                log(Level::Warn, &config.name, "ignoring a tool without a name");
-                continue;
-            };
-            if !config.tool_filters.allows(name) {
-                continue;
-            }
-            let description = match tool.get("description").and_then(Value::as_str) {
-                Some(d) if !d.is_empty() => d.to_string(),
-                _ => format!("Tool which performs {name}"),
-            };
-            let input_schema = match tool.get("inputSchema") {
-                Some(schema @ Value::Object(_)) => schema.clone(),
-                _ => json!({ "type": "object", "properties": {} }),
-            };
-            defs.push(Arc::new(ToolDef {
-                mcp_name: name.to_string(),
-                spec: ToolSpec {
-                    name: config.tool_name(name),
-                    description,
-                    input_schema,
-                },
-            }));
-        }
-        let defs = Arc::new(defs);
-        *lock(&self.tools) = Some(defs.clone());
-        Ok(defs)
-    }
-}
-
-/// One configured server and what is shared by all its slots.
-struct ServerDef {
-    config: McpServerConfig,
-    /// The start-up probe's instance, waiting for its first `per-session`/`per-request` user.
-    spare: Mutex<Option<Instance>>,
-    stopping: Arc<AtomicBool>,
-}
-
-/// Where one instance lives (see the module docs).
-struct Slot {
-    server: Arc<ServerDef>,
-    instance: Mutex<Option<Arc<Instance>>>,
-    last_used: Mutex<Instant>,
-    retired: AtomicBool,
-}
-
-impl Slot {
-    fn new(server: Arc<ServerDef>, instance: Option<Instance>) -> Arc<Slot> {
-        Arc::new(Slot {
-            server,
-            instance: Mutex::new(instance.map(Arc::new)),
-            last_used: Mutex::new(Instant::now()),
-            retired: AtomicBool::new(false),
-        })
-    }
-
-    fn name(&self) -> &str {
-        &self.server.config.name
-    }
-
-    fn touch(&self) {
-        *lock(&self.last_used) = Instant::now();
-    }
-
-    fn idle_for(&self) -> Duration {
-        lock(&self.last_used).elapsed()
-    }
-
-    /// The live instance, started (or restarted after a crash) when needed.
-    fn instance(&self) -> Result<Arc<Instance>, McpError> {
-        self.touch();
-        let mut guard = lock(&self.instance);
-        // Checked under the lock `retire` takes, so nothing starts in a retired slot.
-        if self.retired.load(Ordering::SeqCst) || self.server.stopping.load(Ordering::SeqCst) {
-            return Err(McpError::Other(format!(
-                "MCP server '{}' has been stopped",
-                self.name()
-            )));
-        }
-        if let Some(instance) = guard.as_ref() {
-            if instance.client.is_alive() {
-                return Ok(instance.clone());
-            }
-            log(
-                Level::Warn,
-                self.name(),
-                "server is gone; starting a new instance",
-            );
-            if let Some(dead) = guard.take() {
-                dead.client.close();
-            }
-        }
-        let instance = Arc::new(
-            self.take_spare()
-                .map_or_else(|| Instance::start(&self.server.config), Ok)?,
-        );
-        *guard = Some(instance.clone());
-        Ok(instance)
-    }
-
-    fn take_spare(&self) -> Option<Instance> {
-        let spare = lock(&self.server.spare).take()?;
-        if spare.client.is_alive() {
-            Some(spare)
-        } else {
-            spare.client.close();
-            None
-        }
-    }
-
-    /// Stops the instance for good; later uses of this slot fail.
-    fn retire(&self) {
-        let instance = {
-            let mut guard = lock(&self.instance);
-            self.retired.store(true, Ordering::SeqCst);
-            guard.take()
-        };
-        if let Some(instance) = instance {
-            instance.client.close();
-        }
-    }
-
-    fn pid(&self) -> Option<u32> {
-        lock(&self.instance).as_ref().and_then(|i| i.client.pid())
-    }
-}
-
-/// An MCP tool handed to one session: calls go to that session's instance of its server.
-struct McpTool {
-    def: Arc<ToolDef>,
-    slot: Arc<Slot>,
-}
-
-impl Tool for McpTool {
-    fn spec(&self) -> &ToolSpec {
-        &self.def.spec
-    }
-
-    fn call(&self, tool_use: &ToolUse, ctx: &ToolContext<'_>) -> ToolResult {
-        let id = &tool_use.tool_use_id;
-        let config = &self.slot.server.config;
-        let outcome = self.slot.instance().and_then(|instance| {
-            let result = instance.client.call_tool(
-                &self.def.mcp_name,
-                &tool_use.input,
-                config.call_timeout,
-                Some(ctx.cancel),
-            )?;
-            Ok(content::map_call_result(
-                id,
-                &result,
-                &instance.client.server_info(),
-            ))
-        });
-        self.slot.touch();
-        match outcome {
-            Ok(result) => result,
-            Err(McpError::Cancelled) => {
-                let mut result = content::error_result(id, McpError::Cancelled.to_string());
-                result.extra.insert("cancelled".into(), Value::Bool(true));
-                result
-            }
-            Err(e) => {
-                log(
-                    Level::Warn,
-                    &config.name,
-                    &format!("tool {} failed: {e}", self.def.mcp_name),
-                );
-                content::execution_failed(id, &e.to_string())
-            }
-        }
-    }
-}
 
 #[derive(Default)]
 struct SessionEntry {
@@ -390,7 +102,7 @@ impl McpToolProvider {
                 .into_iter()
                 .map(|h| {
                     h.join()
-                        .unwrap_or_else(|_| Err(McpError::Other("start-up probe panicked".into())))
+                        .unwrap_or_else(|_| Err(McpError::other("start-up probe panicked")))
                 })
                 .collect()
         });
@@ -411,6 +123,7 @@ impl McpToolProvider {
                     failure.get_or_insert(McpStartError::ServerFailed {
                         server: server.config.name.clone(),
                         message: e.to_string(),
+                        cause: Some(Arc::new(e)),
                     });
                     started.push(None);
                 }
@@ -544,10 +257,7 @@ impl McpToolProvider {
 }
 
 fn stopped_error() -> ToolError {
-    ToolError {
-        source: "mcp".into(),
-        message: "the MCP tool provider has been shut down".into(),
-    }
+    ToolError::new("mcp", "the MCP tool provider has been shut down")
 }
 
 /// Removes and returns the slots of sessions with no running invocation that have idled out.
@@ -621,9 +331,8 @@ impl ToolProvider for McpToolProvider {
                 let defs = slot
                     .instance()
                     .and_then(|instance| instance.tools(config))
-                    .map_err(|e| ToolError {
-                        source: config.name.clone(),
-                        message: format!("MCP server failed: {e}"),
+                    .map_err(|e| {
+                        ToolError::new(config.name.clone(), format!("MCP server failed: {e}")).with_cause(e)
                     })?;
                 Ok((slot, defs))
             });

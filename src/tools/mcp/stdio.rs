@@ -7,8 +7,8 @@
 //! draining so a chatty server never blocks on a full pipe.
 //!
 //! The child runs without a shell, in its own process group, with the environment the Python
-//! SDK gives it: only HOME, LOGNAME, PATH, SHELL, TERM and USER are inherited, plus the
-//! configured `env`. Stopping it follows the SDK and the spec: close stdin, wait, SIGTERM the
+//! SDK gives it: only HOME, LOGNAME, PATH, SHELL, TERM and USER are inherited (read with the
+//! config, see `Transport::Stdio`), plus the configured `env`. Stopping it follows the SDK and the spec: close stdin, wait, SIGTERM the
 //! group, wait, SIGKILL the group, and reap it, so neither `npx`/`uvx` grandchildren nor zombies
 //! are left behind. If the runtime itself is killed, the server sees EOF on stdin; in a
 //! container, the runtime is PID 1 and its death ends everything anyway. (PR_SET_PDEATHSIG is
@@ -25,13 +25,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Dispatch, McpError};
+use super::dispatch::Dispatch;
+use super::error::McpError;
 use super::jsonrpc::{self, MAX_MESSAGE_BYTES};
-use super::{Level, log};
+use super::log::{Level, log};
 use crate::sync::lock;
-
-/// Variables a server inherits from us (the Python SDK's `DEFAULT_INHERITED_ENV_VARS`).
-const INHERITED_ENV_VARS: [&str; 6] = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"];
 
 /// After stdin closes, how long a server may take to exit on its own (Python SDK: 2 s).
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -60,26 +58,19 @@ pub(crate) struct StdioConn {
 }
 
 impl StdioConn {
-    /// Spawns `command args` and starts its reader and writer threads.
-    pub(crate) fn spawn(
+    /// Spawns `command args` with exactly the environment `env` (later pairs win) and starts
+    /// its reader and writer threads.
+    pub(crate) fn spawn<'a>(
         server: &str,
         command: &str,
         args: &[String],
-        env: &[(String, String)],
+        env: impl Iterator<Item = &'a (String, String)>,
         cwd: Option<&Path>,
         dispatch: Arc<Dispatch>,
     ) -> Result<StdioConn, McpError> {
         let mut cmd = Command::new(command);
         cmd.args(args).env_clear();
-        for key in INHERITED_ENV_VARS {
-            if let Some(value) = std::env::var_os(key) {
-                // Exported shell functions look like `() { ...`; the SDK keeps them out too.
-                if !value.as_encoded_bytes().starts_with(b"()") {
-                    cmd.env(key, value);
-                }
-            }
-        }
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.envs(env.map(|(k, v)| (k, v)));
         if let Some(cwd) = cwd {
             cmd.current_dir(cwd);
         }
@@ -89,7 +80,7 @@ impl StdioConn {
             .process_group(0);
         let mut child = cmd.spawn().map_err(|e| {
             let place = cwd.map(|c| format!(" in {}", c.display())).unwrap_or_default();
-            McpError::Other(format!("cannot start `{command}`{place}: {e}"))
+            McpError::caused(format!("cannot start `{command}`{place}: {e}"), e)
         })?;
         let pid = child.id();
         log(Level::Info, server, &format!("started `{command}` (pid {pid})"));
@@ -97,7 +88,7 @@ impl StdioConn {
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             kill_and_reap(server, &mut child);
-            return Err(McpError::Other("child process has no stdio pipes".into()));
+            return Err(McpError::other("child process has no stdio pipes"));
         };
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
         let conn = StdioConn {
@@ -120,7 +111,7 @@ impl StdioConn {
         if let Err(e) = started {
             conn.close();
             dispatch.close();
-            return Err(McpError::Other(format!("cannot start I/O threads: {e}")));
+            return Err(McpError::caused(format!("cannot start I/O threads: {e}"), e));
         }
         Ok(conn)
     }
@@ -132,7 +123,7 @@ impl StdioConn {
     /// Queues one message for stdin.
     pub(crate) fn send(&self, message: &Value) -> Result<(), McpError> {
         let mut line =
-            serde_json::to_vec(message).map_err(|e| McpError::Other(format!("cannot encode: {e}")))?;
+            serde_json::to_vec(message).map_err(|e| McpError::caused(format!("cannot encode: {e}"), e))?;
         line.push(b'\n');
         let writer = lock(&self.writer);
         match writer.as_ref() {

@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Dispatch, McpError};
+use super::dispatch::Dispatch;
+use super::error::McpError;
 use super::jsonrpc::{self, Incoming, MAX_MESSAGE_BYTES, RpcError};
-use super::{Level, log};
+use super::log::{Level, log};
 use crate::sse::SseParser;
 use crate::sync::lock;
 
@@ -119,7 +120,8 @@ impl HttpConn {
             .and_then(Value::as_str)
             .unwrap_or("response")
             .to_string();
-        let body = serde_json::to_vec(message).map_err(|e| McpError::Other(format!("cannot encode: {e}")))?;
+        let body =
+            serde_json::to_vec(message).map_err(|e| McpError::caused(format!("cannot encode: {e}"), e))?;
         let (session_id, protocol_version) = {
             let session = self.lock();
             (session.id.clone(), session.protocol_version.clone())
@@ -159,7 +161,7 @@ impl HttpConn {
             return Err(McpError::SessionExpired);
         }
         if !(200..300).contains(&status) {
-            return Err(McpError::Other(http_error(status, response.into_body())));
+            return Err(McpError::other(http_error(status, response.into_body())));
         }
         let Some(expect_id) = expect_id else {
             return Ok(None);
@@ -185,12 +187,12 @@ impl HttpConn {
                 .map_err(|e| self.ureq_error(&method, e))?;
             match self.route(&bytes, expect_id, dispatch)? {
                 Some(outcome) => Ok(Some(outcome)),
-                None => Err(McpError::Other(format!(
+                None => Err(McpError::other(format!(
                     "{method}: the JSON reply holds no response to it"
                 ))),
             }
         } else {
-            Err(McpError::Other(format!(
+            Err(McpError::other(format!(
                 "{method}: unexpected reply content type '{content_type}'"
             )))
         }
@@ -216,7 +218,7 @@ impl HttpConn {
             };
             parser
                 .push(&chunk[..n], &mut events)
-                .map_err(|e| McpError::Other(format!("{method}: {e}")))?;
+                .map_err(|e| McpError::caused(format!("{method}: {e}"), e))?;
             for event in events.drain(..) {
                 if event.event != "message" {
                     continue;
@@ -441,7 +443,7 @@ impl HttpConn {
                 method: method.to_string(),
             },
             ureq::Error::Io(io) => io_error(method, io),
-            other => McpError::Other(format!("HTTP request to {} failed: {other}", self.url)),
+            other => McpError::caused(format!("HTTP request to {} failed: {other}", self.url), other),
         }
     }
 }
@@ -461,7 +463,7 @@ fn io_error(method: &str, e: io::Error) -> McpError {
         | io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe => McpError::Closed,
-        _ => McpError::Other(format!("{method}: {e}")),
+        _ => McpError::caused(format!("{method}: {e}"), e),
     }
 }
 

@@ -14,7 +14,9 @@
 //! - errors use OpenAI's `{"error": {"message", "type", "param", "code"}}` body;
 //! - a reply can be held until a test opens a [`Gate`] (act while a call is in flight);
 //! - faults: a delay before the head, a hang after the head or after some events, a dropped
-//!   connection mid-stream, an invalid JSON chunk, a stream that ends without finish/`[DONE]`.
+//!   connection mid-stream, an invalid JSON chunk, a stream that ends without finish/`[DONE]`;
+//! - a client that hangs up during a delay or a hang ends it, and is recorded
+//!   ([`MockOpenAi::hung_up`]), so tests can check that a client really closed its connection.
 //!
 //! ```ignore
 //! let mock = MockOpenAi::start();
@@ -491,6 +493,7 @@ struct Shared {
     stopping: AtomicBool,
     connections: Mutex<Vec<TcpStream>>,
     next_id: AtomicU64,
+    hung_up: Mutex<Vec<usize>>,
 }
 
 /// The running mock server. Stops on drop.
@@ -520,6 +523,7 @@ impl MockOpenAi {
             stopping: AtomicBool::new(false),
             connections: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
+            hung_up: Mutex::new(Vec::new()),
         });
         let acceptor = {
             let shared = shared.clone();
@@ -596,6 +600,24 @@ impl MockOpenAi {
             requests = self.shared.arrived.wait_timeout(requests, left).unwrap().0;
         }
         requests.clone()
+    }
+
+    /// Connections (as in [`RecordedRequest::connection`]) whose client closed them while a
+    /// reply was held back (a delay or a hang).
+    pub fn hung_up(&self) -> Vec<usize> {
+        self.shared.hung_up.lock().unwrap().clone()
+    }
+
+    /// Waits until the client of `connection` hung up during a held reply; false after `timeout`.
+    pub fn wait_for_hang_up(&self, connection: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.hung_up().contains(&connection) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.hung_up().contains(&connection)
     }
 
     /// Queued replies not used yet.
@@ -739,12 +761,33 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(RecordedRequest, b
     ))
 }
 
-/// Sleeps up to `d`, returning early when the server stops.
-fn pause(shared: &Shared, d: Duration) {
+/// True once the client closed its end of `w` (EOF, or reset).
+fn client_gone(w: &TcpStream) -> bool {
+    if w.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let gone = match w.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    let _ = w.set_nonblocking(false);
+    gone
+}
+
+/// Sleeps up to `d`, returning early when the server stops, or when the client of `connection`
+/// hangs up (recorded; false then).
+fn hold(shared: &Shared, w: &TcpStream, connection: usize, d: Duration) -> bool {
     let deadline = Instant::now() + d;
     while Instant::now() < deadline && !shared.stopping.load(Ordering::SeqCst) {
+        if client_gone(w) {
+            shared.hung_up.lock().unwrap().push(connection);
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())));
     }
+    true
 }
 
 fn status_text(status: u16) -> &'static str {
@@ -768,8 +811,10 @@ fn send_reply(w: &mut TcpStream, request: &RecordedRequest, reply: &Reply, share
     if let Some(gate) = &reply.gate {
         gate.wait(shared);
     }
-    if let Some(delay) = reply.delay {
-        pause(shared, delay);
+    if let Some(delay) = reply.delay
+        && !hold(shared, w, request.connection, delay)
+    {
+        return false;
     }
     let head = |status: u16, content_type: &str, framing: &str| {
         let mut head = format!(
@@ -791,7 +836,7 @@ fn send_reply(w: &mut TcpStream, request: &RecordedRequest, reply: &Reply, share
         );
         if reply.fault == Some(Fault::HangAfterHead) {
             let _ = w.write_all(head.as_bytes());
-            pause(shared, MAX_HANG);
+            hold(shared, w, request.connection, MAX_HANG);
             return false;
         }
         w.write_all(head.as_bytes())
@@ -845,7 +890,7 @@ fn send_reply(w: &mut TcpStream, request: &RecordedRequest, reply: &Reply, share
                 ),
                 events,
                 reply.fault,
-                shared,
+                (shared, request.connection),
             )
         }
         ReplyBody::RawStream(pieces) => stream(
@@ -857,7 +902,7 @@ fn send_reply(w: &mut TcpStream, request: &RecordedRequest, reply: &Reply, share
             ),
             pieces.clone(),
             reply.fault,
-            shared,
+            (shared, request.connection),
         ),
     }
 }
@@ -867,7 +912,7 @@ fn stream(
     head: &str,
     events: Vec<Vec<u8>>,
     fault: Option<Fault>,
-    shared: &Shared,
+    (shared, connection): (&Shared, usize),
 ) -> bool {
     let chunk = |w: &mut TcpStream, data: &[u8]| {
         let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
@@ -879,13 +924,13 @@ fn stream(
         return false;
     }
     if fault == Some(Fault::HangAfterHead) {
-        pause(shared, MAX_HANG);
+        hold(shared, w, connection, MAX_HANG);
         return false;
     }
     for (i, event) in events.iter().enumerate() {
         match fault {
             Some(Fault::HangAfterEvents(n)) if i == n => {
-                pause(shared, MAX_HANG);
+                hold(shared, w, connection, MAX_HANG);
                 return false;
             }
             Some(Fault::DropAfterEvents(n)) if i == n => return false,
