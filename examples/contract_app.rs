@@ -263,7 +263,7 @@ fn ws_handler(ws: &mut WebSocket<'_>, ctx: &RequestContext) -> Result<(), Error>
             }
             _ => {}
         }
-        let data = agentcore_rt::pyjson::parse_body(text.as_bytes(), WS_JSON_MAX_DEPTH)
+        let data = agentcore_rt::internals::pyjson::parse_body(text.as_bytes(), WS_JSON_MAX_DEPTH)
             .unwrap_or(Value::String(text));
         if ws.send_json(&json!({ "echo": data })).is_err() {
             return Ok(());

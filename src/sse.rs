@@ -115,6 +115,7 @@ impl SseParser {
     }
 
     /// End of stream: an event without its closing blank line is discarded (WHATWG rule).
+    #[cfg(any(test, feature = "_fuzz"))]
     pub fn finish(&mut self) {
         self.line.clear();
         self.reset_event();

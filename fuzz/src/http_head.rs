@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use agentcore_rt::http::parse::{
+use agentcore_rt::internals::http_parse::{
     BodyFraming, ChunkError, ChunkedDecoder, HeadError, HeadLimits, decode_path, parse_head, split_target,
 };
 

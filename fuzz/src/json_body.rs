@@ -15,7 +15,7 @@
 //! Properties of the writers on arbitrary values: the output is JSON that parses back to the same
 //! value, `write_float` round-trips exactly with the shortest digits in Python's layout.
 
-use agentcore_rt::pyjson::{self, BodyError};
+use agentcore_rt::internals::pyjson::{self, BodyError};
 use serde_json::{Map, Number, Value};
 
 use super::common::{Input, depth, same_json};

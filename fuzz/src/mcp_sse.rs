@@ -13,9 +13,9 @@
 //!   model's serde round trip; images it emits hold canonical base64 that decodes.
 //! - base64: `decode(encode(x)) == x`; a successful decode re-encodes to what decodes the same.
 
-use agentcore_rt::sse::{SseError, SseEvent, SseParser};
-use agentcore_rt::tools::mcp::content::{b64_decode, b64_encode, map_call_result};
-use agentcore_rt::tools::mcp::jsonrpc::{self, Incoming};
+use agentcore_rt::internals::mcp_content::{b64_decode, b64_encode, map_call_result};
+use agentcore_rt::internals::mcp_jsonrpc::{self as jsonrpc, Incoming};
+use agentcore_rt::internals::sse::{SseError, SseEvent, SseParser};
 use agentcore_rt::types::{MediaSource, ToolResult, ToolResultContent, ToolStatus};
 use serde_json::{Value, json};
 
@@ -71,7 +71,7 @@ fn parse_events(pieces: &[&[u8]], limit: usize) -> (Vec<SseEvent>, Option<SseErr
 
 fn rpc(bytes: &[u8]) {
     let parsed = jsonrpc::parse(bytes);
-    let shallow = agentcore_rt::pyjson::check_depth(bytes, MAX_NESTING).is_ok();
+    let shallow = agentcore_rt::internals::pyjson::check_depth(bytes, MAX_NESTING).is_ok();
     if shallow && let Some(value) = json_unbounded(bytes) {
         // Legal JSON within the nesting limit is never dropped as "not JSON".
         if let Err(e) = &parsed {

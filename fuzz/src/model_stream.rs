@@ -15,10 +15,10 @@
 //! - `parse_completion`, on the payload and on every event that is JSON: never panics, events
 //!   match the message.
 
-use agentcore_rt::model::openai::MAX_SSE_LINE_BYTES;
-use agentcore_rt::model::openai::stream::{Assembled, StreamAssembler, parse_arguments, parse_completion};
+use agentcore_rt::internals::MAX_SSE_LINE_BYTES;
+use agentcore_rt::internals::openai_stream::{Assembled, StreamAssembler, parse_arguments, parse_completion};
+use agentcore_rt::internals::sse::{SseError, SseParser};
 use agentcore_rt::model::{ModelError, ModelStreamEvent, StopReason};
-use agentcore_rt::sse::{SseError, SseParser};
 use agentcore_rt::types::{ContentBlock, Message};
 use serde_json::Value;
 

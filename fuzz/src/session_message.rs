@@ -15,7 +15,7 @@
 //!   panicking.
 
 use agentcore_rt::agent::conversation::{SlidingWindow, fix_broken_tool_pairs, truncate_tool_results};
-use agentcore_rt::session::file::{decode_message_file, encode_message_file};
+use agentcore_rt::internals::{decode_message_file, encode_message_file};
 use agentcore_rt::types::Message;
 use serde::Deserialize;
 use serde_json::Value;

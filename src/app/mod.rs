@@ -1,8 +1,8 @@
 //! The contract users program against: the Rust counterpart of the SDK's `BedrockAgentCoreApp`.
 //!
 //! An [`App`] holds the handlers (entrypoint, ping, websocket), the async-task tracker and the
-//! server settings. It knows nothing about sockets: `App::bind` / `App::run` live in
-//! [`crate::http`], which owns the wire and calls back into [`App::invoke`],
+//! server settings. It knows nothing about sockets: [`App::bind`] / [`App::run`] are implemented
+//! by the wire layer (`src/http`), which owns the sockets and calls back into [`App::invoke`],
 //! [`App::ping_status`] and [`App::handle_websocket`].
 //!
 //! ```no_run

@@ -125,6 +125,7 @@ const STACK_HEADERS: usize = 128;
 
 /// Parses a request head at the start of `buf`. `Ok(None)`: incomplete, read more (the caller
 /// enforces `max_bytes` on what it buffers; this checks it for complete heads too).
+#[cfg(any(test, feature = "_fuzz"))]
 pub fn parse_head(buf: &[u8], limits: HeadLimits) -> Result<Option<Head>, HeadError> {
     parse_head_reusing(buf, limits, Vec::new())
 }

@@ -210,7 +210,6 @@ pub type ScanError = (String, usize);
 /// The first error Python's `json.loads` would report for `text`, as (message, byte offset), or
 /// an unpaired-surrogate error of ours when Python would accept the text; `None` if `text` is JSON.
 /// Public for the fuzz targets, which check that it agrees with serde_json.
-#[doc(hidden)]
 pub fn python_error(text: &str) -> Option<ScanError> {
     let mut scanner = Scanner {
         s: text.as_bytes(),

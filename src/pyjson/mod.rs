@@ -21,9 +21,9 @@
 
 mod decode;
 
-pub use decode::{BodyError, BoundedError, check_depth, from_slice_bounded, parse_body};
-#[doc(hidden)]
-pub use decode::{ScanError, python_error};
+pub use decode::{BodyError, BoundedError, from_slice_bounded, parse_body};
+#[cfg(any(test, feature = "_fuzz"))]
+pub use decode::{ScanError, check_depth, python_error};
 
 use std::io::Write as _;
 

@@ -10,12 +10,12 @@
 //! ```
 //!
 //! This module knows nothing about HTTP or models. [`SessionStore`] is what the agent loop asks
-//! of a store; [`FileSessionStore`] (the layout above, see [`mod@file`]) and
+//! of a store; [`FileSessionStore`] (the layout above) and
 //! [`MemorySessionStore`] implement it. Besides them: the error type, the id rules, and the
 //! records exchanged with the agent ([`AgentSnapshot`], [`RestoredAgent`]).
 
 mod error;
-pub mod file;
+pub(crate) mod file;
 mod id;
 mod memory;
 mod record;

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResult, Prompt, StartupError};
 use agentcore_rt::app::agent_errors::status_and_type;
 use agentcore_rt::config::AgentConfig;
+use agentcore_rt::internals::pyjson;
 use agentcore_rt::model::ModelError;
 use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
-use agentcore_rt::pyjson;
 use agentcore_rt::session::{
     AgentSnapshot, FileSessionStore, MemorySessionStore, OpenedSession, SessionError, SessionStore,
     SessionWriter,

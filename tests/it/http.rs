@@ -36,7 +36,7 @@ fn assert_binary_serving(addr: SocketAddr) {
 }
 
 /// The in-process echo app, bound on a free port; shut down when dropped.
-struct Echo(agentcore_rt::http::Server);
+struct Echo(agentcore_rt::Server);
 
 impl Echo {
     fn start(config: ServerConfig) -> Echo {
@@ -127,7 +127,7 @@ fn test_app(config: ServerConfig) -> App {
     app
 }
 
-fn in_process(config: ServerConfig) -> agentcore_rt::http::Server {
+fn in_process(config: ServerConfig) -> agentcore_rt::Server {
     // In-process servers log to this test binary's stdout; the binary's logs are tested instead.
     agentcore_rt::logging::set_min_level(None);
     test_app(config).bind("127.0.0.1:0").unwrap()

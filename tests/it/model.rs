@@ -210,7 +210,8 @@ fn request_extras(recorded: &Value) -> (Option<String>, Vec<ToolSpec>, Option<To
 /// `crate::pyjson` is a stub until its real version lands: while it is, tool-call arguments are
 /// compared as JSON values instead of as Python's `json.dumps` text. Everything else is exact.
 fn comparable(body: &Value) -> String {
-    let pyjson_is_real = agentcore_rt::pyjson::to_string(&json!({"a": [1, "é"]})) == "{\"a\": [1, \"é\"]}";
+    let pyjson_is_real =
+        agentcore_rt::internals::pyjson::to_string(&json!({"a": [1, "é"]})) == "{\"a\": [1, \"é\"]}";
     let mut body = body.clone();
     if !pyjson_is_real {
         for message in body["messages"].as_array_mut().unwrap() {

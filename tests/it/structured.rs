@@ -2,7 +2,7 @@
 //! scenarios C and C2 (`strands-openai-requests.json`), and tool specs and validation texts captured
 //! from pydantic 2.14.4 + strands-agents 1.62.0 for richer models.
 
-use agentcore_rt::pyjson;
+use agentcore_rt::internals::pyjson;
 use agentcore_rt::structured::{FORCE_PROMPT, OutputSchema, PathSegment, SchemaError};
 use agentcore_rt::types::{ToolStatus, ToolUse};
 use serde_json::{Value, json};

@@ -6,9 +6,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use agentcore_rt::App;
+use agentcore_rt::Server;
 use agentcore_rt::app::WsMessage;
 use agentcore_rt::config::ServerConfig;
-use agentcore_rt::http::Server;
 use serde_json::{Value, json};
 
 use crate::support::python_ws_client as drive;

@@ -1,9 +1,9 @@
 //! OpenAI-compatible chat-completions client: Strands 1.62's `OpenAIModel` over blocking ureq.
 //!
-//! `POST {base_url}/chat/completions` with the body Strands sends ([`request`]), the response
-//! read as Server-Sent Events ([`crate::sse`]) and assembled into one assistant message
-//! ([`stream`]), or read as one `chat.completion` object when streaming is off. Errors are classified as Strands does
-//! ([`error`]): context overflow (the loop trims and retries), throttling, or a provider error
+//! `POST {base_url}/chat/completions` with the body Strands sends (`request.rs`), the response
+//! read as Server-Sent Events (`crate::sse`) and assembled into one assistant message
+//! (`stream.rs`), or read as one `chat.completion` object when streaming is off. Errors are
+//! classified as Strands does (`error.rs`): context overflow (the loop trims and retries), throttling, or a provider error
 //! that keeps the status and the provider's JSON body.
 //!
 //! Like the openai SDK that Strands uses, the client retries 408, 409, 429, 5xx and connection
@@ -20,10 +20,10 @@
 //! are always used through `CONNECT`, for `http://` targets too.
 
 mod config;
-pub mod error;
+mod error;
 mod proxy;
-pub mod request;
-pub mod stream;
+mod request;
+pub(crate) mod stream;
 mod transport;
 
 use std::io::Read;

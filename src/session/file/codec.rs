@@ -81,7 +81,7 @@ pub(super) fn message_from_record(record: &Value) -> Result<Message, Invalid> {
 /// The bytes of `message_<N>.json` for `message`, as
 /// [`AgentSession::append_message`](super::AgentSession::append_message) writes them. Sans I/O,
 /// for the fuzz targets.
-#[doc(hidden)]
+#[cfg(any(test, feature = "_fuzz"))]
 pub fn encode_message_file(message: &Message, index: u64, now: &str) -> Result<String, String> {
     message_record(message, index, now)
         .map(|record| crate::pyjson::to_string_pretty(&record))
@@ -90,7 +90,7 @@ pub fn encode_message_file(message: &Message, index: u64, now: &str) -> Result<S
 
 /// The message that the bytes of a `message_<N>.json` restore to, checked as a restore checks a
 /// file (UTF-8, nesting, JSON, message shape). Sans I/O, for the fuzz targets.
-#[doc(hidden)]
+#[cfg(any(test, feature = "_fuzz"))]
 pub fn decode_message_file(bytes: &[u8]) -> Result<Message, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     parse_json_text(text)

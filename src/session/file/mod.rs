@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 pub use self::agent::AgentSession;
 use self::agent::MessageCounts;
 use self::codec::now_iso;
-#[doc(hidden)]
+#[cfg(any(test, feature = "_fuzz"))]
 pub use self::codec::{decode_message_file, encode_message_file};
 use self::fs::{Fail, Replace, ensure_dir, is_dir, open_lock_file, read_json, write_json};
 use crate::session::error::{SessionError, SessionErrorKind};

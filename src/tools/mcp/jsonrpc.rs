@@ -19,7 +19,9 @@ pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 /// An error object from a JSON-RPC response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
+    /// The JSON-RPC error code.
     pub code: i64,
+    /// The error message, as the server wrote it.
     pub message: String,
 }
 
@@ -35,13 +37,25 @@ impl fmt::Display for RpcError {
 pub enum Incoming {
     /// The answer to one of our requests.
     Response {
+        /// The id of our request.
         id: Value,
+        /// Its `result`, or its `error`.
         outcome: Result<Value, RpcError>,
     },
     /// A server-to-client request; it must be answered.
-    Request { id: Value, method: String },
+    Request {
+        /// The server's request id, to answer with.
+        id: Value,
+        /// What it asks for (`roots/list`, `sampling/createMessage`, ...).
+        method: String,
+    },
     /// A server-to-client notification.
-    Notification { method: String, params: Value },
+    Notification {
+        /// What it notifies (`notifications/tools/list_changed`, ...).
+        method: String,
+        /// Its `params` (`null` when absent).
+        params: Value,
+    },
 }
 
 /// Parses one wire message (a JSON object, or a batch array of them).

@@ -1,7 +1,7 @@
 //! MCP tools: a Model Context Protocol client and the provider that runs its servers.
 //!
 //! Layers, each using only the ones above it:
-//! - `jsonrpc` (wire messages, no I/O; public, hidden, for the fuzz targets), [`config`] (what
+//! - `jsonrpc` (wire messages, no I/O; reachable by the fuzz targets), `config` (what
 //!   a server is configured as), `error` and `log`.
 //! - `config_file`: the `mcpServers` file ([`load_config`]), read through an environment lookup.
 //! - `dispatch`: what a connection does with each message a server sends (responses to their
@@ -18,16 +18,14 @@
 //! Everything here blocks; it runs on worker threads, never on coroutines.
 
 mod client;
-pub mod config;
+mod config;
 mod config_file;
 // Public (hidden) only so the fuzz targets reach them.
-#[doc(hidden)]
-pub mod content;
+pub(crate) mod content;
 mod dispatch;
 mod error;
 mod instance;
-#[doc(hidden)]
-pub mod jsonrpc;
+pub(crate) mod jsonrpc;
 mod log;
 mod provider;
 mod stdio;

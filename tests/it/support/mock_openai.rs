@@ -296,7 +296,7 @@ impl Reply {
 
     /// The model calls one tool with these arguments (serialized as Python's `json.dumps`).
     pub fn tool_call(id: &str, name: &str, arguments: Value) -> Self {
-        Reply::tool_calls(&[(id, name, &agentcore_rt::pyjson::to_string(&arguments))])
+        Reply::tool_calls(&[(id, name, &agentcore_rt::internals::pyjson::to_string(&arguments))])
     }
 
     /// The model calls these tools `(id, name, raw arguments text)`.
@@ -376,7 +376,7 @@ impl Reply {
         {
             let arguments = match &call["arguments"] {
                 Value::String(s) => s.clone(),
-                other => agentcore_rt::pyjson::to_string(other),
+                other => agentcore_rt::internals::pyjson::to_string(other),
             };
             completion.tool_calls.push(MockToolCall {
                 id: call["id"].as_str().unwrap_or_default().into(),
