@@ -1,5 +1,5 @@
 //! The conversation window: Strands' `SlidingWindowConversationManager` and the repairs Strands
-//! applies to tool-call pairs (`../shared/spec/strands-agent.md` §1.6, §2, §3).
+//! applies to tool-call pairs (`agent/agent.py`'s `_fix_broken_tool_use` on restore).
 //!
 //! Everything here is a pure function of the message list: no I/O, no clock. The agent loop calls
 //! [`SlidingWindow::apply_management`] at the end of every invocation and

@@ -5,7 +5,7 @@
 //! request. It drives the layer below: a [`crate::model`], the [`crate::tools`], a
 //! [`crate::session`] store and [`crate::structured`] output.
 //!
-//! One invocation is Strands' agent loop (`../shared/spec/strands-agent.md` §3) over a session
+//! One invocation is Strands' agent loop (Strands' `event_loop.py`) over a session
 //! store; every appended message is written to the session as it is appended, followed by an
 //! `agent.json` sync, as Strands' session manager does, so the files match Strands' byte for
 //! byte (timestamps, tracking ids and timings aside).

@@ -1,5 +1,6 @@
 //! `RequestContext`: what a handler learns about the request, built from its headers exactly as
-//! the Python SDK builds it (`../shared/spec/agentcore-runtime.md` §c).
+//! the Python SDK builds it (`bedrock_agentcore/runtime/context.py` and `app.py`; recorded in
+//! `tests/fixtures/vectors/agentcore-observed.json`).
 
 use crate::types::CancelToken;
 

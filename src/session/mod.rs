@@ -1,5 +1,6 @@
 //! Conversation persistence in Strands' `FileSessionManager` layout, so a session written here
-//! loads in Python and a Python session loads here (`../shared/spec/strands-agent.md` §1, §7).
+//! loads in Python and a Python session loads here (`tests/fixtures/strands-sessions` holds real
+//! ones).
 //!
 //! ```text
 //! <root>/session_<id>/session.json                        created once, never rewritten

@@ -1,5 +1,5 @@
 //! Structured output: the model answers by calling a tool whose input schema is the output schema
-//! (Strands' `structured_output_model=`, `../shared/spec/strands-agent.md` §5).
+//! (Strands' `structured_output_model=`, `tools/structured_output/`).
 //!
 //! Strands builds that tool from a pydantic class; this runtime takes the class's JSON schema
 //! instead (`STRUCTURED_OUTPUT_SCHEMA`, e.g. the output of `Model.model_json_schema()`). From it,
