@@ -22,6 +22,7 @@ pub enum WsMessage {
 /// `?` turns it into a 500 [`Error`] typed `WebSocketDisconnect` (Starlette's name), with the
 /// close text as message and this as its source; the handler's `Err` then closes with 1011.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WsError {
     /// The connection is closed (by the client, a protocol error or shutdown).
     Closed {
