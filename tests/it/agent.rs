@@ -288,6 +288,17 @@ fn bodies(mock: &MockOpenAi) -> Vec<Value> {
     mock.requests().into_iter().map(|r| r.json.unwrap()).collect()
 }
 
+/// The first text of every message the model got in request `i`, after the system prompt.
+fn request_texts(mock: &MockOpenAi, i: usize) -> Vec<String> {
+    bodies(mock)[i]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|m| m["content"][0]["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A message file's content (`message_<n>.json`) as stored.
 fn stored_message(root: &Path, sid: &str, n: usize) -> Value {
     let path = root.join(format!(
@@ -1452,15 +1463,7 @@ fn the_in_memory_store_keeps_history_and_window_per_session() {
     }
     mock.push(Reply::text("other"));
     invoke(&agent, "mem-other", "x").0.unwrap();
-    let texts = |i: usize| -> Vec<String> {
-        bodies(&mock)[i]["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .skip(1)
-            .map(|m| m["content"][0]["text"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let texts = |i: usize| request_texts(&mock, i);
     assert_eq!(texts(0), ["q1"]);
     assert_eq!(texts(1), ["q1", "a1", "q2"], "turn 1 fits the window of 2");
     assert_eq!(texts(2), ["q2", "a2", "q3"], "turn 2 was trimmed to the window");
@@ -1531,15 +1534,7 @@ fn any_session_store_plugs_in_and_a_shared_one_keeps_agents_apart() {
         invoke(agent, "shared", prompt).0.unwrap();
     }
     assert_eq!(appended.load(Ordering::SeqCst), 4, "two prompts, two replies");
-    let texts = |i: usize| -> Vec<String> {
-        bodies(&mock)[i]["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .skip(1)
-            .map(|m| m["content"][0]["text"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let texts = |i: usize| request_texts(&mock, i);
     assert_eq!(texts(1), ["other"], "another agent id is another record");
     assert_eq!(texts(2), ["q1", "ok", "q2"]);
     // One session is one lock, whichever agent holds it.
