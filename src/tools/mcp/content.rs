@@ -222,11 +222,28 @@ pub fn b64_decode(text: &str) -> Result<Vec<u8>, String> {
             ));
         }
         _ if !padded => return Err("Incorrect padding".into()),
-        _ => data.resize(data.len().div_ceil(4) * 4, b'='),
+        rest => {
+            clear_trailing_bits(&mut data, rest);
+            data.resize(data.len().div_ceil(4) * 4, b'=');
+        }
     }
-    data_encoding::BASE64_MIME_PERMISSIVE
-        .decode(&data)
-        .map_err(|e| e.to_string())
+    // The strict BASE64 decoder, not BASE64_MIME_PERMISSIVE: the permissive one links data-encoding's
+    // whole decoder family (47 KiB of the static binary, measured with cargo bloat); Python's
+    // leniency about trailing bits is applied by `clear_trailing_bits` instead.
+    data_encoding::BASE64.decode(&data).map_err(|e| e.to_string())
+}
+
+/// Clears the bits of the last symbol that a quad of `rest` (2 or 3) symbols does not use, as
+/// Python ignores them: `QR==` decodes as `QQ==` does.
+fn clear_trailing_bits(data: &mut [u8], rest: usize) {
+    let unused_bits = if rest == 2 { 4 } else { 2 };
+    let Some(last) = data.last_mut() else {
+        return;
+    };
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if let Some(value) = ALPHABET.iter().position(|&c| c == *last) {
+        *last = ALPHABET[value & !((1 << unused_bits) - 1)];
+    }
 }
 
 /// Standard padded base64.
