@@ -779,5 +779,14 @@ fn bearer_auth_protects_invocations_but_not_ping() {
         r.status, 400,
         "past the token check: the entrypoint answers (missing query)"
     );
+    // The scheme is case-insensitive (RFC 7235 section 2.1): curl users write it in lower case.
+    let r = request(
+        bin.addr,
+        "POST",
+        "/invocations",
+        &[("Authorization", "bearer s3cret")],
+        b"{}",
+    );
+    assert_eq!(r.status, 400, "a lower-case scheme passes the token check");
     assert!(!bin.stdout().contains("s3cret"));
 }
