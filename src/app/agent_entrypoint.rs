@@ -10,7 +10,8 @@
 //!   character outside `[a-zA-Z0-9_-]` becomes `_` (the seed's rule, so directories match);
 //! - answer: the structured output object when a schema is configured, else
 //!   `{"response": str(result)}`;
-//! - streaming (`"stream": true`, or an `Accept` of only `text/event-stream`) and `/ws`: the
+//! - streaming (`"stream": true`; without a `stream` choice, an `Accept` of only
+//!   `text/event-stream`; `"stream": false` always answers JSON) and `/ws`: the
 //!   agent's events (`{"type": "text", "data": ...}`, `tool_use`, `tool_result`), then
 //!   `{"type": "final", "result": <the JSON answer>, "stop_reason", "usage", "session_id"}`;
 //!   a failure is [`Error::agent_event`]: `{"type": "error", "error", "error_type", "message",
@@ -54,7 +55,8 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
     app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;
         let agent = entry_agent.clone().ok_or_else(no_model)?;
-        if request.stream || accepts_only_event_stream(ctx) {
+        // The payload's explicit choice wins; without one, an Accept of only SSE asks for a stream.
+        if request.stream.unwrap_or_else(|| accepts_only_event_stream(ctx)) {
             let ctx = ctx.clone();
             return Ok(Output::stream(move |sink| {
                 run_streaming(&agent, request, ctx.cancel_token(), sink);
@@ -78,7 +80,8 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
 struct AgentRequest {
     prompt: Prompt,
     session_id: String,
-    stream: bool,
+    /// The payload's `stream`, when it says.
+    stream: Option<bool>,
 }
 
 impl AgentRequest {
@@ -105,7 +108,13 @@ impl AgentRequest {
             .or(ctx.session_id.as_deref().filter(|s| !s.is_empty()))
             .unwrap_or("default");
         let session_id = sanitize_session_id(raw)?;
-        let stream = matches!(fields.get("stream"), Some(Value::Bool(true)));
+        let stream = match fields.get("stream") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(choice)) => Some(*choice),
+            // "true" as a string is a client bug that Python's truthiness would hide ("false" is
+            // truthy there too): refuse it rather than guess.
+            Some(_) => return Err(Error::bad_request("Invalid stream: must be true or false")),
+        };
         Ok(AgentRequest {
             prompt: Prompt::Text(query),
             session_id,
@@ -276,7 +285,20 @@ mod tests {
         assert!(matches!(r.prompt, Prompt::Text(ref t) if t == "hi"));
         let r = AgentRequest::from_payload(&json!({"query": "q", "prompt": "p", "stream": true}), &ctx(None))
             .unwrap();
-        assert!(matches!(r.prompt, Prompt::Text(ref t) if t == "q") && r.stream);
+        assert!(matches!(r.prompt, Prompt::Text(ref t) if t == "q"));
+        assert_eq!(r.stream, Some(true));
+        let stream_of = |payload: Value| AgentRequest::from_payload(&payload, &ctx(None)).map(|r| r.stream);
+        assert_eq!(
+            stream_of(json!({"query": "q", "stream": false})).unwrap(),
+            Some(false)
+        );
+        assert_eq!(stream_of(json!({"query": "q", "stream": null})).unwrap(), None);
+        assert_eq!(stream_of(json!({"query": "q"})).unwrap(), None);
+        let refused = stream_of(json!({"query": "q", "stream": "true"})).unwrap_err();
+        assert_eq!(
+            (refused.status(), refused.message()),
+            (400, "Invalid stream: must be true or false")
+        );
     }
 
     #[test]

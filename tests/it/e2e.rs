@@ -204,6 +204,26 @@ fn streams_events_over_sse() {
         sse_events(&r.text()).last().unwrap()["result"],
         json!({"response": "again\n"})
     );
+    // An explicit `"stream": false` wins over that Accept: one JSON answer.
+    rig.mock.push(Reply::text("plain"));
+    let r = request(
+        rig.bin.addr,
+        "POST",
+        "/invocations",
+        &[("Accept", "text/event-stream")],
+        br#"{"query": "plain", "session_id": "sse", "stream": false}"#,
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.json(), json!({"response": "plain\n"}));
+    // A stream choice that is not a boolean is refused, not guessed.
+    let r = invoke(
+        rig.bin.addr,
+        json!({"query": "x", "session_id": "sse", "stream": "true"}),
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (400, json!({"error": "Invalid stream: must be true or false"}))
+    );
     // A model failure mid-stream ends with an error event, status stays 200.
     rig.mock.push(Reply::error(400, "bad request from provider"));
     let r = invoke(
