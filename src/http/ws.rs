@@ -22,6 +22,7 @@ use std::time::Duration;
 use may::net::TcpStream;
 use may::sync::Semphore;
 use may::sync::mpsc;
+use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket as Tungstenite};
@@ -285,6 +286,12 @@ impl Session {
                 }
                 Err(tungstenite::Error::Utf8(_)) => {
                     self.fail(1007, "invalid UTF-8 in text message");
+                    return false;
+                }
+                Err(tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+                    // The client vanished without a close frame: an abnormal closure (1006, as
+                    // RFC 6455 section 7.1.5 reports it), not a protocol error of its own.
+                    self.mark_closed(None);
                     return false;
                 }
                 Err(tungstenite::Error::Protocol(p)) => {

@@ -2340,3 +2340,22 @@ fn clients_that_never_read_are_dropped_after_write_timeout() {
     rig.assert_alive();
     rig.assert_fds_return_to(baseline, "after clients that never read");
 }
+
+#[test]
+fn a_tcp_drop_after_the_websocket_handshake_is_logged_as_1006() {
+    // A client that vanishes without a close frame is an abnormal closure (RFC 6455 section
+    // 7.1.5: 1006), not a protocol error (1002) on its part.
+    let bin = Binary::start(&[]);
+    let mut ws = TcpStream::connect(bin.addr).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    ws.write_all(&good_upgrade()).unwrap();
+    let mut head = [0u8; 12];
+    ws.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 101");
+    ws.shutdown(Shutdown::Both).unwrap();
+    drop(ws);
+    let ended = bin.wait_for_log("the WebSocket session to end", |l| {
+        l["path"] == "/ws" && l["status"] == 101
+    });
+    assert_eq!(ended["closeCode"], 1006, "{ended}");
+}
