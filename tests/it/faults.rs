@@ -405,6 +405,15 @@ fn model_faults() -> Vec<ModelFault> {
             streamed: "a pa",
         },
         ModelFault {
+            name: "done-without-finish",
+            reply: || Reply::text("a partial answer").fault(Fault::DoneAfterEvents(2)),
+            status: 502,
+            error_type: "ModelError",
+            cause: "the stream ended with [DONE] but no finish_reason",
+            attempts: 1,
+            streamed: "a pa",
+        },
+        ModelFault {
             name: "rate-limited-forever",
             reply: || Reply::rate_limited().retry_after("0.05"),
             status: 502,

@@ -176,12 +176,18 @@ impl StreamAssembler {
         self.done
     }
 
-    /// The assembled result. A stream that ended with neither a `finish_reason` nor `[DONE]` was
-    /// cut off, and is an error rather than a silently partial message.
+    /// The assembled result. A stream without a `finish_reason` was cut off, and is an error
+    /// rather than a silently partial message: also when it ended with `[DONE]`, which
+    /// llama-cpp-python's server sends when a new request interrupts a stream.
     pub fn finish(mut self) -> Result<Assembled, ModelError> {
-        if !self.finished() && !self.done {
+        if !self.finished() {
+            let message = if self.done {
+                "the stream ended with [DONE] but no finish_reason: the answer was cut off"
+            } else {
+                "the stream ended before the model finished (no finish_reason and no [DONE])"
+            };
             return Err(ModelError::InvalidResponse {
-                message: "the stream ended before the model finished (no finish_reason and no [DONE])".into(),
+                message: message.into(),
             });
         }
         self.close_block();
@@ -580,7 +586,17 @@ mod tests {
             Err(ModelError::InvalidResponse { .. })
         ));
         a.push_data("[DONE]", &mut |_| {}).unwrap();
-        assert_eq!(a.finish().unwrap().stop_reason, StopReason::EndTurn);
+        assert!(matches!(a.finish(), Err(ModelError::InvalidResponse { .. })));
+        // [DONE] after content but before any finish_reason: cut off, not a complete answer.
+        let mut a = StreamAssembler::new();
+        a.push_data(&delta(json!({"content": "Once upon"})).to_string(), &mut |_| {})
+            .unwrap();
+        a.push_data("[DONE]", &mut |_| {}).unwrap();
+        let r = a.finish();
+        assert!(
+            matches!(&r, Err(ModelError::InvalidResponse { message }) if message.contains("[DONE] but no finish_reason")),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -183,6 +183,9 @@ pub enum Fault {
     InvalidJsonAfter(usize),
     /// Send this many SSE events, then end the body cleanly: no finish chunk, no `[DONE]`.
     TruncateAfterEvents(usize),
+    /// Send this many SSE events, then `data: [DONE]` without a finish chunk (llama-cpp-python's
+    /// server, when a new request interrupts a stream).
+    DoneAfterEvents(usize),
 }
 
 /// The body of a reply.
@@ -935,6 +938,9 @@ fn stream(
             }
             Some(Fault::DropAfterEvents(n)) if i == n => return false,
             Some(Fault::TruncateAfterEvents(n)) if i == n => return chunk(w, b""),
+            Some(Fault::DoneAfterEvents(n)) if i == n => {
+                return chunk(w, b"data: [DONE]\n\n") && chunk(w, b"");
+            }
             Some(Fault::InvalidJsonAfter(n)) if i == n && !chunk(w, b"data: {\"choices\": [\n\n") => {
                 return false;
             }
