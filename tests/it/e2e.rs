@@ -508,6 +508,14 @@ fn mcp_tools_end_to_end_with_per_session_servers() {
             !pid_alive(pid)
         });
     }
+    // Servers we stopped ourselves are no warning: only an unexpected exit is.
+    let warnings: Vec<_> = rig
+        .bin
+        .logs()
+        .into_iter()
+        .filter(|l| l["level"] == "WARNING")
+        .collect();
+    assert!(warnings.is_empty(), "a normal shutdown warns: {warnings:?}");
 }
 
 #[test]

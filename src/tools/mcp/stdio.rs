@@ -258,11 +258,19 @@ fn read_loop(stdout: impl Read, dispatch: &Dispatch, writer: &Writer, child: &Mu
         }
     };
     drop(reader);
+    // `close` takes the writer before it stops the process: an end of stdout after that is the
+    // stop we asked for (and `close` logs it), not the server going away on its own.
+    let stopped_by_us = lock(writer).is_none();
     let reason = match reap_after_eof(&server, child, fatal) {
         Some(status) if !fatal => format!("{ended}; it exited ({status})"),
         _ => ended,
     };
-    log(if fatal { Level::Error } else { Level::Warn }, &server, &reason);
+    let level = match (fatal, stopped_by_us) {
+        (true, _) => Level::Error,
+        (false, true) => Level::Debug,
+        (false, false) => Level::Warn,
+    };
+    log(level, &server, &reason);
     // After reaping, so a start-up failure can say how the process ended.
     dispatch.close_with(reason);
 }
