@@ -18,8 +18,8 @@ use agentcore_rt::agent::{Agent, AgentBuilder, AgentError, AgentEvent, AgentResu
 use agentcore_rt::app::agent_errors::status_and_type;
 use agentcore_rt::config::AgentConfig;
 use agentcore_rt::internals::pyjson;
-use agentcore_rt::model::ModelError;
 use agentcore_rt::model::openai::{OpenAiConfig, OpenAiModel};
+use agentcore_rt::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent};
 use agentcore_rt::session::{
     AgentSnapshot, FileSessionStore, MemorySessionStore, OpenedSession, SessionError, SessionStore,
     SessionWriter,
@@ -1555,6 +1555,30 @@ fn any_session_store_plugs_in_and_a_shared_one_keeps_agents_apart() {
 
 // ---- cancellation -------------------------------------------------------------------------------
 
+/// A model whose answer arrives whole, after which `cancel` fires: the client left between the
+/// model call and the tools.
+struct CancelsAfterAnswer {
+    inner: Arc<OpenAiModel>,
+    cancel: CancelToken,
+}
+
+impl ChatModel for CancelsAfterAnswer {
+    fn converse(
+        &self,
+        request: &ModelRequest<'_>,
+        cancel: &CancelToken,
+        on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
+    ) -> Result<ModelResponse, ModelError> {
+        let answer = self.inner.converse(request, cancel, on_event);
+        self.cancel.cancel();
+        answer
+    }
+
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+}
+
 fn counting_tool(calls: Arc<AtomicUsize>, cancel_on_call: Option<CancelToken>) -> Arc<dyn Tool> {
     test_tool(
         "count",
@@ -1579,18 +1603,19 @@ fn cancellation_before_the_tools_run_answers_them_as_cancelled() {
         Reply::tool_call("c1", "count", json!({})).map_completion(|c| c.text = Some("Counting.".into())),
     );
     let calls = Arc::new(AtomicUsize::new(0));
-    let agent = builder(&mock)
-        .tool(counting_tool(calls.clone(), None))
-        .session_store(FileSessionStore::new(root.path()))
-        .build()
-        .unwrap();
-    // The client goes away while the model streams.
+    // The client goes away once the model has answered, before its tool call runs. (Leaving
+    // while the model streams abandons the model call itself: tests/it/model.rs.)
     let cancel = CancelToken::new();
-    let (result, events) = invoke_with(&agent, "cancel", text_prompt("Count."), &cancel, |e| {
-        if matches!(e, AgentEvent::TextDelta(_)) {
-            cancel.cancel();
-        }
-    });
+    let agent = Agent::builder(Arc::new(CancelsAfterAnswer {
+        inner: model(&mock),
+        cancel: cancel.clone(),
+    }))
+    .system_prompt(SYSTEM_PROMPT)
+    .tool(counting_tool(calls.clone(), None))
+    .session_store(FileSessionStore::new(root.path()))
+    .build()
+    .unwrap();
+    let (result, events) = invoke_with(&agent, "cancel", text_prompt("Count."), &cancel, |_| {});
     let error = result.unwrap_err();
     assert_eq!(status_and_type(&error), (503, "CancelledError"));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
