@@ -7,7 +7,8 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use may::sync::Semphore;
 use may::sync::mpsc;
@@ -21,6 +22,9 @@ use super::shared::Shared;
 use crate::app::{Disconnected, EventSink, EventTransport, Output, RequestContext, Response};
 use crate::error::Error;
 use crate::types::CancelToken;
+
+/// How often a connection waiting for a stream's next event checks that its client is there.
+const GONE_CHECK: Duration = Duration::from_millis(100);
 
 /// Events a streaming handler may have in flight before it waits for the client (the SDK's
 /// bridge uses a queue of 100).
@@ -97,9 +101,18 @@ impl Bridge<'_, '_, '_> {
         let chunked = self.req.chunked_streams();
         let mut streaming = false;
         loop {
-            let reply = match rx.recv() {
+            let reply = if streaming {
+                match self.next_event(rx) {
+                    Some(Ok(reply)) => Ok(reply),
+                    Some(Err(())) => Err(()),
+                    None => return self.client_gone(),
+                }
+            } else {
+                rx.recv().map_err(|_| ())
+            };
+            let reply = match reply {
                 Ok(reply) => reply,
-                Err(_) => {
+                Err(()) => {
                     // The worker dropped its sender without answering: a bug, never a hang.
                     if streaming {
                         return Next::Close;
@@ -166,6 +179,22 @@ impl Bridge<'_, '_, '_> {
                     }
                     return Next::after(self.req.stream_persist(persist));
                 }
+            }
+        }
+    }
+
+    /// The stream's next reply from the worker; `None` once the client has closed its end.
+    ///
+    /// While a handler is quiet (a tool runs, a model thinks) nothing is written, so a write
+    /// cannot find out that the client left; the socket is looked at instead, every
+    /// [`GONE_CHECK`]. An end of input counts as leaving, as uvicorn counts it.
+    fn next_event(&mut self, rx: &mpsc::Receiver<Reply>) -> Option<Result<Reply, ()>> {
+        loop {
+            match rx.recv_timeout(GONE_CHECK) {
+                Ok(reply) => return Some(Ok(reply)),
+                Err(RecvTimeoutError::Disconnected) => return Some(Err(())),
+                Err(RecvTimeoutError::Timeout) if self.wire.peer_closed() => return None,
+                Err(RecvTimeoutError::Timeout) => {}
             }
         }
     }

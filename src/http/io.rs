@@ -146,6 +146,18 @@ impl Wire {
     }
 
     /// Writes `out` to the socket (bounded by the socket's write timeout).
+    /// True when the client has closed its end (or the connection broke): a read would return
+    /// end of input. Never waits, and leaves anything the client sent unread.
+    pub(crate) fn peer_closed(&self) -> bool {
+        // may keeps the fd non-blocking; peeking through the std handle does not park.
+        let raw: &std::net::TcpStream = self.stream.inner();
+        match raw.peek(&mut [0u8; 1]) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted),
+        }
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());

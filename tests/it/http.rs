@@ -93,6 +93,29 @@ fn test_app(config: ServerConfig) -> App {
                 std::thread::sleep(Duration::from_millis(ms));
                 Ok(json!({"slept": ms}).into())
             }
+            "quiet_stream" => {
+                // One event, then silence (a tool running, a model thinking) until the client
+                // leaves: reports how long that took to be noticed, if it was.
+                let name = payload
+                    .get("report")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let cancel = ctx.cancel_token().clone();
+                Ok(Output::stream(move |sink| {
+                    sink.send(&json!({"first": true}))?;
+                    let sent = Instant::now();
+                    while !cancel.is_cancelled() && sent.elapsed() < Duration::from_secs(10) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    if cancel.is_cancelled() {
+                        for (_, tx) in STARTED.lock().unwrap().iter().filter(|(n, _)| *n == name) {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Ok(())
+                }))
+            }
             "stream" => {
                 let n = payload.get("n").and_then(Value::as_u64).unwrap_or(3);
                 Ok(Output::stream(move |sink| {
@@ -789,4 +812,31 @@ fn bearer_auth_protects_invocations_but_not_ping() {
     );
     assert_eq!(r.status, 400, "a lower-case scheme passes the token check");
     assert!(!bin.stdout().contains("s3cret"));
+}
+
+#[test]
+fn a_client_leaving_a_quiet_stream_cancels_it_without_waiting_for_the_next_event() {
+    let server = in_process(quick_config());
+    let noticed = reports("quiet_stream");
+    let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = r#"{"case": "quiet_stream", "report": "quiet_stream"}"#;
+    let head = format!(
+        "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    std::io::Write::write_all(&mut client, format!("{head}{body}").as_bytes()).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains("\"first\"") {
+        let n = std::io::Read::read(&mut client, &mut buf).unwrap();
+        assert!(n > 0, "the stream ended before its first event");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    drop(client);
+    // The handler writes nothing more, so only watching the socket can tell it the client left.
+    assert!(
+        noticed.recv_timeout(Duration::from_secs(3)).is_ok(),
+        "the quiet stream was not cancelled after its client left"
+    );
 }
