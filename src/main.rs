@@ -113,10 +113,25 @@ fn serve() -> ExitCode {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };
-    let agent = match Agent::from_config(&agent_config, &env_var) {
-        Ok(agent) => agent.map(Arc::new),
+    // MCP servers are probed in the background: the port listens (and /ping answers) at once,
+    // invocations wait for the tools, and a probe that fails still stops the process.
+    let (agent, startup) = match Agent::from_config_in_background(&agent_config, &env_var) {
+        Ok(Some((agent, startup))) => (Some(Arc::new(agent)), Some(startup)),
+        Ok(None) => (None, None),
         Err(e) => return startup_error(&e),
     };
+    if let Some(startup) = startup {
+        let watcher = std::thread::Builder::new().name("startup".into()).spawn(move || {
+            if let Err(e) = startup.wait() {
+                // Logged and printed as any start-up failure; the exit code is that one's (2).
+                let _ = startup_error(&e);
+                std::process::exit(2);
+            }
+        });
+        if let Err(e) = watcher {
+            return startup_error(&e);
+        }
+    }
     let addr = config.addr;
     let mut app = App::new();
     app.config(config);

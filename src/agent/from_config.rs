@@ -6,8 +6,8 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::agent::error::AgentError;
 use crate::agent::invoke::Agent;
@@ -16,7 +16,8 @@ use crate::model::ModelError;
 use crate::model::openai::OpenAiModel;
 use crate::session::FileSessionStore;
 use crate::structured::{OutputSchema, SchemaError};
-use crate::tools::mcp::{McpConfigError, McpStartError, McpToolProvider, load_config};
+use crate::tools::mcp::{McpConfig, McpConfigError, McpStartError, McpToolProvider, load_config};
+use crate::tools::{BackgroundStart, ToolError, ToolProvider};
 
 /// What a missing model tells the operator (logged at start-up) and the caller (answered by the
 /// entrypoint) to do.
@@ -67,6 +68,10 @@ pub enum StartupError {
     },
     /// The assembled configuration is inconsistent ([`crate::agent::AgentBuilder::build`]).
     Agent(AgentError),
+    /// The thread that probes MCP servers in the background could not be started.
+    Thread(io::Error),
+    /// The background MCP probe failed without saying why (it panicked).
+    McpProbe(ToolError),
 }
 
 impl fmt::Display for StartupError {
@@ -93,6 +98,8 @@ impl fmt::Display for StartupError {
             }
             StartupError::McpStart { path, source } => write!(f, "MCP_CONFIG={}: {source}", path.display()),
             StartupError::Agent(e) => write!(f, "{e}"),
+            StartupError::Thread(e) => write!(f, "cannot start the MCP probe thread: {e}"),
+            StartupError::McpProbe(e) => write!(f, "MCP_CONFIG: {e}"),
         }
     }
 }
@@ -107,6 +114,8 @@ impl Error for StartupError {
             StartupError::McpConfig { source, .. } => Some(source),
             StartupError::McpStart { source, .. } => Some(source),
             StartupError::Agent(e) => Some(e),
+            StartupError::Thread(e) => Some(e),
+            StartupError::McpProbe(e) => Some(e),
         }
     }
 }
@@ -127,6 +136,26 @@ impl Agent {
         config: &AgentConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<Agent>, StartupError> {
+        Ok(Self::build_from_config(config, env, McpStart::Now)?.map(|(agent, _)| agent))
+    }
+
+    /// [`Agent::from_config`], except that the MCP servers are probed on a thread of their own:
+    /// the agent is returned at once (so the server can listen and answer `/ping` during the
+    /// probe), its invocations wait for the tools (up to the longest `startup_timeout`), and
+    /// [`Startup::wait`] tells how the probe ended. Everything else fails here, as in
+    /// `from_config`.
+    pub fn from_config_in_background(
+        config: &AgentConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<(Agent, Startup)>, StartupError> {
+        Self::build_from_config(config, env, McpStart::InBackground)
+    }
+
+    fn build_from_config(
+        config: &AgentConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        mcp_start: McpStart,
+    ) -> Result<Option<(Agent, Startup)>, StartupError> {
         let Some(model_config) = config.model.clone() else {
             crate::logging::warn(NO_MODEL_MESSAGE).emit();
             return Ok(None);
@@ -147,8 +176,17 @@ impl Agent {
         if let Some(path) = &config.structured_output_schema {
             builder = builder.structured_output(read_schema(path)?);
         }
+        let mut startup = Startup { probe: None };
         if let Some(path) = &config.mcp_config {
-            builder = builder.tool_provider(Arc::new(start_mcp(path, env)?));
+            let mcp = read_mcp_config(path, env)?;
+            match mcp_start {
+                McpStart::Now => builder = builder.tool_provider(Arc::new(start_mcp(path, mcp)?)),
+                McpStart::InBackground => {
+                    let (provider, probe) = start_mcp_in_background(path, mcp)?;
+                    builder = builder.tool_provider(Arc::new(provider));
+                    startup.probe = Some(probe);
+                }
+            }
         }
         let agent = builder.build().map_err(StartupError::Agent)?;
         crate::logging::info("agent ready")
@@ -156,7 +194,42 @@ impl Agent {
             .str("baseUrl", &redact_url_credentials(&base_url))
             .str("sessionDir", &config.session_dir.display().to_string())
             .emit();
-        Ok(Some(agent))
+        Ok(Some((agent, startup)))
+    }
+}
+
+/// Whether `build_from_config` waits for the MCP probe.
+enum McpStart {
+    Now,
+    InBackground,
+}
+
+/// The MCP probe of [`Agent::from_config_in_background`], still running or ended.
+#[derive(Debug)]
+pub struct Startup {
+    probe: Option<Probe>,
+}
+
+#[derive(Debug)]
+struct Probe {
+    provider: BackgroundStart,
+    /// The probe's own error, kept for `wait` (invocations get a [`ToolError`] naming it).
+    failure: Arc<Mutex<Option<StartupError>>>,
+}
+
+impl Startup {
+    /// Blocks until the MCP servers are probed (at once without any): `Err` is what
+    /// [`Agent::from_config`] would have failed with.
+    pub fn wait(self) -> Result<(), StartupError> {
+        let Some(probe) = self.probe else {
+            return Ok(());
+        };
+        match probe.provider.wait_started() {
+            Ok(()) => Ok(()),
+            Err(tool_error) => Err(crate::sync::lock(&probe.failure)
+                .take()
+                .unwrap_or(StartupError::McpProbe(tool_error))),
+        }
     }
 }
 
@@ -177,9 +250,8 @@ fn read_schema(path: &Path) -> Result<OutputSchema, StartupError> {
     })
 }
 
-/// The MCP servers of the config file at `path`, started.
-fn start_mcp(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<McpToolProvider, StartupError> {
-    let started = Instant::now();
+/// The config file at `path`, read and checked (its warnings logged).
+fn read_mcp_config(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<McpConfig, StartupError> {
     let mcp = load_config(path, env).map_err(|source| StartupError::McpConfig {
         path: path.to_path_buf(),
         source,
@@ -187,6 +259,12 @@ fn start_mcp(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<McpToo
     for warning in &mcp.warnings {
         crate::logging::warn("MCP_CONFIG").str("warning", warning).emit();
     }
+    Ok(mcp)
+}
+
+/// The MCP servers of `mcp`, started (probed).
+fn start_mcp(path: &Path, mcp: McpConfig) -> Result<McpToolProvider, StartupError> {
+    let started = Instant::now();
     let provider = McpToolProvider::start(mcp).map_err(|source| StartupError::McpStart {
         path: path.to_path_buf(),
         source,
@@ -195,4 +273,29 @@ fn start_mcp(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<McpToo
         .float("startupMs", started.elapsed().as_secs_f64() * 1000.0)
         .emit();
     Ok(provider)
+}
+
+/// [`start_mcp`] on a thread of its own; invocations wait for it up to the longest
+/// `startup_timeout` of the servers (plus a second for the listing after the handshake).
+fn start_mcp_in_background(path: &Path, mcp: McpConfig) -> Result<(BackgroundStart, Probe), StartupError> {
+    let wait = mcp
+        .servers
+        .iter()
+        .map(|s| s.startup_timeout)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_secs(1);
+    let failure = Arc::new(Mutex::new(None));
+    let kept = Arc::clone(&failure);
+    let path = path.to_path_buf();
+    let provider = BackgroundStart::spawn("mcp", wait, move || match start_mcp(&path, mcp) {
+        Ok(provider) => Ok(Arc::new(provider) as Arc<dyn ToolProvider>),
+        Err(error) => {
+            let for_invocations = ToolError::new("MCP_CONFIG", error.to_string());
+            *crate::sync::lock(&kept) = Some(error);
+            Err(for_invocations)
+        }
+    })
+    .map_err(StartupError::Thread)?;
+    Ok((provider.clone(), Probe { provider, failure }))
 }

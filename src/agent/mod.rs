@@ -42,7 +42,7 @@ mod tools;
 pub use builder::AgentBuilder;
 pub use error::{AgentError, MAX_TOKENS_TEXT};
 pub use events::AgentEvent;
-pub use from_config::{NO_MODEL_MESSAGE, StartupError};
+pub use from_config::{NO_MODEL_MESSAGE, Startup, StartupError};
 pub use invoke::Agent;
 pub use prompt::Prompt;
 pub use result::{AgentResult, LIMIT_TURNS};

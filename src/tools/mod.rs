@@ -5,6 +5,7 @@
 //! it gets the session id so MCP servers can be kept per session. Tools run on worker threads and
 //! may block.
 
+mod background;
 pub mod mcp;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::types::{CancelToken, ToolResult, ToolUse};
 // Re-exported: a tool implementation names its spec next to the trait.
 pub use crate::types::ToolSpec;
+pub use background::BackgroundStart;
 
 /// Per-call context handed to a tool.
 #[derive(Debug, Clone, Copy)]

@@ -647,6 +647,55 @@ fn an_mcp_server_writing_garbage_mid_session_is_dropped_and_restarted() {
 }
 
 #[test]
+fn the_port_listens_while_mcp_servers_start_and_early_invocations_wait_for_their_tools() {
+    let config = TempDir::new("faults-mcp-slow-start");
+    let sessions = TempDir::new("faults-mcp-slow-start-sessions");
+    let mock = MockOpenAi::start();
+    scripted_model(&mock);
+    let gate = config.path().join("open");
+    let mut server = stdio_server("faulty_mcp_server.py", "gated", json!({}));
+    server["args"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(gate.display().to_string()));
+    let path = write_mcp_config(config.path(), json!({ "slow": server }));
+    // Until the gate opens the server answers nothing, so everything below happens while the
+    // start-up probe is still waiting for it.
+    let bin = start_binary(&mock.base_url(), sessions.path(), &[("MCP_CONFIG", &path)]);
+    assert_eq!(
+        get(bin.addr, "/ping").status,
+        200,
+        "/ping answered during the probe"
+    );
+    let a = bin.addr;
+    let early = std::thread::spawn(move || {
+        timed_invoke(
+            a,
+            &json!({"query": r#"call echo {"text": "early"}"#, "session_id": "early"}),
+        )
+    });
+    // A grace period for a negative check only: an invocation that did not wait for its tools
+    // would have asked the model by then.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        mock.request_count(),
+        0,
+        "the model was asked before the tools were there"
+    );
+    std::fs::write(&gate, b"").unwrap();
+    let (r, _) = early.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["response"], "tool said: early\n");
+    let tools: Vec<String> = mock.requests()[0].json.as_ref().unwrap()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tools, ["echo", "gated"], "the first invocation had the tools");
+}
+
+#[test]
 fn mcp_servers_that_fail_start_up_stop_the_binary_unless_continue_on_error() {
     let config = TempDir::new("faults-mcp-startup");
     let sessions = TempDir::new("faults-mcp-startup-sessions");
@@ -676,8 +725,20 @@ fn mcp_servers_that_fail_start_up_stop_the_binary_unless_continue_on_error() {
     for (name, server, expected) in &cases {
         let path = write_mcp_config(config.path(), json!({ *name: server }));
         let started = Instant::now();
-        let Err((stdout, stderr)) = Binary::try_start(&borrowed(&env(&path))) else {
-            panic!("{name}: the binary started with a broken MCP server")
+        // The port listens at once (the probe runs in the background); a failed probe then
+        // stops the process, as it stopped the start before.
+        let (stdout, stderr) = match Binary::try_start(&borrowed(&env(&path))) {
+            Err(output) => output,
+            Ok(mut bin) => {
+                let status = bin
+                    .wait_exit(Duration::from_secs(15))
+                    .unwrap_or_else(|| panic!("{name}: the binary kept serving with a broken MCP server"));
+                assert_eq!(status.code(), Some(2), "{name}");
+                eventually("the start-up error on stderr", Duration::from_secs(5), || {
+                    !bin.stderr().is_empty()
+                });
+                (bin.stdout(), bin.stderr())
+            }
         };
         assert!(
             started.elapsed() < Duration::from_secs(1 + 10),

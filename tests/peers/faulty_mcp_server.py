@@ -7,6 +7,8 @@ Usage: faulty_mcp_server.py MODE
              `width` bytes as fast as the pipe takes them, then answers "flooded"
     envcheck tools `echo` and `has_secret`; `has_secret` says whether $SECRET_TOKEN is set
              (without printing it), so a test can prove the configured env arrived
+    gated PATH  tools `echo` and `gated`; reads nothing (so it answers no initialize) until the
+             file PATH exists: a server that is slow to start, opened by the test
 
 Every mode answers initialize and tools/list at once, and `echo` returns its `text` argument
 unchanged (a shell would have interpreted it).
@@ -15,6 +17,7 @@ unchanged (a shell would have interpreted it).
 import json
 import os
 import sys
+import time
 
 ECHO = {
     "name": "echo",
@@ -22,6 +25,11 @@ ECHO = {
     "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
 }
 EXTRA = {
+    "gated": {
+        "name": "gated",
+        "description": "Exists only to be listed.",
+        "inputSchema": {"type": "object", "properties": {}},
+    },
     "babble": {
         "name": "babble",
         "description": "Answers with garbage on stdout.",
@@ -76,6 +84,9 @@ def call(mode, mid, name, args):
 def main():
     mode = sys.argv[1]
     tools = [ECHO, EXTRA[mode]]
+    if mode == "gated":
+        while not os.path.exists(sys.argv[2]):
+            time.sleep(0.02)
     for line in sys.stdin:
         if not line.strip():
             continue
