@@ -301,6 +301,16 @@ fn stdio_server(script: &str, mode: &str, extra: Value) -> Value {
     entry
 }
 
+/// The names of the tools the model was offered in its first request.
+fn offered_tools(mock: &MockOpenAi) -> Vec<String> {
+    mock.requests()[0].json.as_ref().unwrap()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn write_mcp_config(dir: &Path, servers: Value) -> String {
     let path = dir.join("mcp.json");
     std::fs::write(&path, json!({ "mcpServers": servers }).to_string()).unwrap();
@@ -686,12 +696,7 @@ fn the_port_listens_while_mcp_servers_start_and_early_invocations_wait_for_their
     let (r, _) = early.join().unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["response"], "tool said: early\n");
-    let tools: Vec<String> = mock.requests()[0].json.as_ref().unwrap()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
-        .collect();
+    let tools = offered_tools(&mock);
     assert_eq!(tools, ["echo", "gated"], "the first invocation had the tools");
 }
 
@@ -769,12 +774,7 @@ fn mcp_servers_that_fail_start_up_stop_the_binary_unless_continue_on_error() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["response"], "tool said: served\n");
     assert!(took < Duration::from_secs(2 + 10), "{took:?}");
-    let tools: Vec<String> = mock.requests()[0].json.as_ref().unwrap()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
-        .collect();
+    let tools = offered_tools(&mock);
     assert_eq!(tools, ["echo"]);
 }
 
@@ -1382,12 +1382,7 @@ fn requests_cannot_change_the_mcp_config_and_tool_arguments_never_reach_a_shell(
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["response"], "tool said: configured\n");
-    let tools: Vec<String> = mock.requests()[0].json.as_ref().unwrap()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
-        .collect();
+    let tools = offered_tools(&mock);
     assert_eq!(tools, ["echo"], "only the configured server's tools");
 
     // Shell syntax in tool arguments is data: echoed back unchanged, nothing executed.
