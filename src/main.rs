@@ -116,7 +116,7 @@ fn serve() -> ExitCode {
     // MCP servers are probed in the background: the port listens (and /ping answers) at once,
     // invocations wait for the tools, and a probe that fails still stops the process.
     let (agent, startup) = match Agent::from_config_in_background(&agent_config, &env_var) {
-        Ok(Some((agent, startup))) => (Some(Arc::new(agent)), Some(startup)),
+        Ok(Some((agent, startup))) => (Some(Arc::new(agent)), startup),
         Ok(None) => (None, None),
         Err(e) => return startup_error(&e),
     };

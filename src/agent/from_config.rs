@@ -142,12 +142,12 @@ impl Agent {
     /// [`Agent::from_config`], except that the MCP servers are probed on a thread of their own:
     /// the agent is returned at once (so the server can listen and answer `/ping` during the
     /// probe), its invocations wait for the tools (up to the longest `startup_timeout`), and
-    /// [`Startup::wait`] tells how the probe ended. Everything else fails here, as in
-    /// `from_config`.
+    /// [`Startup::wait`] tells how the probe ended (`None` without `MCP_CONFIG`: nothing to wait
+    /// for). Everything else fails here, as in `from_config`.
     pub fn from_config_in_background(
         config: &AgentConfig,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<(Agent, Startup)>, StartupError> {
+    ) -> Result<Option<(Agent, Option<Startup>)>, StartupError> {
         Self::build_from_config(config, env, McpStart::InBackground)
     }
 
@@ -155,7 +155,7 @@ impl Agent {
         config: &AgentConfig,
         env: &dyn Fn(&str) -> Option<String>,
         mcp_start: McpStart,
-    ) -> Result<Option<(Agent, Startup)>, StartupError> {
+    ) -> Result<Option<(Agent, Option<Startup>)>, StartupError> {
         let Some(model_config) = config.model.clone() else {
             crate::logging::warn(NO_MODEL_MESSAGE).emit();
             return Ok(None);
@@ -176,15 +176,15 @@ impl Agent {
         if let Some(path) = &config.structured_output_schema {
             builder = builder.structured_output(read_schema(path)?);
         }
-        let mut startup = Startup { probe: None };
+        let mut startup = None;
         if let Some(path) = &config.mcp_config {
             let mcp = read_mcp_config(path, env)?;
             match mcp_start {
                 McpStart::Now => builder = builder.tool_provider(Arc::new(start_mcp(path, mcp)?)),
                 McpStart::InBackground => {
-                    let (provider, probe) = start_mcp_in_background(path, mcp)?;
-                    builder = builder.tool_provider(Arc::new(provider));
-                    startup.probe = Some(probe);
+                    let probe = start_mcp_in_background(path, mcp)?;
+                    builder = builder.tool_provider(Arc::new(probe.provider.clone()));
+                    startup = Some(probe);
                 }
             }
         }
@@ -207,26 +207,18 @@ enum McpStart {
 /// The MCP probe of [`Agent::from_config_in_background`], still running or ended.
 #[derive(Debug)]
 pub struct Startup {
-    probe: Option<Probe>,
-}
-
-#[derive(Debug)]
-struct Probe {
     provider: BackgroundStart,
     /// The probe's own error, kept for `wait` (invocations get a [`ToolError`] naming it).
     failure: Arc<Mutex<Option<StartupError>>>,
 }
 
 impl Startup {
-    /// Blocks until the MCP servers are probed (at once without any): `Err` is what
-    /// [`Agent::from_config`] would have failed with.
+    /// Blocks until the MCP servers are probed: `Err` is what [`Agent::from_config`] would
+    /// have failed with.
     pub fn wait(self) -> Result<(), StartupError> {
-        let Some(probe) = self.probe else {
-            return Ok(());
-        };
-        match probe.provider.wait_started() {
+        match self.provider.wait_started() {
             Ok(()) => Ok(()),
-            Err(tool_error) => Err(crate::sync::lock(&probe.failure)
+            Err(tool_error) => Err(crate::sync::lock(&self.failure)
                 .take()
                 .unwrap_or(StartupError::McpProbe(tool_error))),
         }
@@ -277,7 +269,7 @@ fn start_mcp(path: &Path, mcp: McpConfig) -> Result<McpToolProvider, StartupErro
 
 /// [`start_mcp`] on a thread of its own; invocations wait for it up to the longest
 /// `startup_timeout` of the servers (plus a second for the listing after the handshake).
-fn start_mcp_in_background(path: &Path, mcp: McpConfig) -> Result<(BackgroundStart, Probe), StartupError> {
+fn start_mcp_in_background(path: &Path, mcp: McpConfig) -> Result<Startup, StartupError> {
     let wait = mcp
         .servers
         .iter()
@@ -297,5 +289,5 @@ fn start_mcp_in_background(path: &Path, mcp: McpConfig) -> Result<(BackgroundSta
         }
     })
     .map_err(StartupError::Thread)?;
-    Ok((provider.clone(), Probe { provider, failure }))
+    Ok(Startup { provider, failure })
 }
