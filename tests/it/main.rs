@@ -8,6 +8,7 @@ mod fuzz_regressions;
 mod hostile;
 mod http;
 mod mcp;
+mod mcp_bound;
 mod model;
 mod session;
 mod structured;

@@ -9,6 +9,9 @@ Usage: faulty_mcp_server.py MODE
              (without printing it), so a test can prove the configured env arrived
     gated PATH  tools `echo` and `gated`; reads nothing (so it answers no initialize) until the
              file PATH exists: a server that is slow to start, opened by the test
+    stubborn tools `echo` and `stubborn`; ignores SIGTERM and keeps running after stdin closes,
+             so only SIGKILL stops it (the worst case for a stop's grace periods)
+    slow SECS  tools `echo` and `slow`; sleeps SECS seconds before reading initialize
 
 Every mode answers initialize and tools/list at once, and `echo` returns its `text` argument
 unchanged (a shell would have interpreted it).
@@ -16,6 +19,7 @@ unchanged (a shell would have interpreted it).
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -43,6 +47,16 @@ EXTRA = {
             "properties": {"lines": {"type": "integer"}, "width": {"type": "integer"}},
             "required": ["lines", "width"],
         },
+    },
+    "stubborn": {
+        "name": "stubborn",
+        "description": "Exists only to be listed.",
+        "inputSchema": {"type": "object", "properties": {}},
+    },
+    "slow": {
+        "name": "slow",
+        "description": "Exists only to be listed.",
+        "inputSchema": {"type": "object", "properties": {}},
     },
     "envcheck": {
         "name": "has_secret",
@@ -87,6 +101,10 @@ def main():
     if mode == "gated":
         while not os.path.exists(sys.argv[2]):
             time.sleep(0.02)
+    if mode == "slow":
+        time.sleep(float(sys.argv[2]))
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -111,6 +129,9 @@ def main():
             call(mode, mid, params.get("name"), params.get("arguments") or {})
         elif mid is not None and method is not None:
             send({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}})
+    if mode == "stubborn":
+        while True:
+            time.sleep(60)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ use regex_lite::Regex;
 const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(900);
+/// Default `max_instances`: enough for a handful of concurrent users, small enough that a
+/// client making a new session per call (`agentcore invoke --dev` without `-s`) cannot pile up
+/// processes until the idle timeout.
+pub const DEFAULT_MAX_INSTANCES: usize = 16;
 
 /// The parsed config file: the enabled servers, in file order.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +49,11 @@ pub struct McpServerConfig {
     pub lifecycle: Lifecycle,
     /// `per-session`: stop a session's server after this long unused (default 900 s).
     pub idle_timeout: Duration,
+    /// `per-session`: at most this many instances alive at once (default 16). Starting one more
+    /// stops the least recently used idle one first; when every instance is in use by a running
+    /// invocation, the new one starts over the bound (logged) and the excess is stopped as soon
+    /// as invocations end.
+    pub max_instances: usize,
     /// `clientInfo.name` sent in initialize (default `agentcore-rt`).
     pub application_name: Option<String>,
     /// `clientInfo.version` sent in initialize (default our version).
@@ -129,6 +138,7 @@ impl McpServerConfig {
             continue_on_error: false,
             lifecycle: Lifecycle::PerSession,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_instances: DEFAULT_MAX_INSTANCES,
             application_name: None,
             application_version: None,
         }

@@ -21,7 +21,9 @@
 //!   (Python's `re.match`), so `"add"` also allows `add_more`.
 //! - Our additions: `lifecycle` (`per-session` default, `per-request`, `shared`), `idle_timeout`
 //!   (seconds, default 900, the AgentCore session idle timeout) and `call_timeout` (seconds per
-//!   tools/call, default 600; Strands has none and would wait forever).
+//!   tools/call, default 600; Strands has none and would wait forever), and `max_instances`
+//!   (`per-session`: live instances at most, default 16; the least recently used idle one is
+//!   stopped to make room; a number or a string such as `"${MCP_MAX_INSTANCES}"`).
 //! - `auth` (OAuth) is refused; unknown keys are reported in [`McpConfig::warnings`].
 //! - Disabled servers are not validated (so their variables need not be set) and not started.
 //! - Variables come from the lookup the caller passes; nothing here reads the process
@@ -54,6 +56,7 @@ const KNOWN_KEYS: &[&str] = &[
     "continue_on_error",
     "lifecycle",
     "idle_timeout",
+    "max_instances",
     "application_name",
     "application_version",
     "auth",
@@ -343,6 +346,9 @@ impl ServerParser<'_> {
         if let Some(t) = self.seconds(entry, "idle_timeout")? {
             server.idle_timeout = t;
         }
+        if let Some(n) = self.count(entry, "max_instances")? {
+            server.max_instances = n;
+        }
         server.continue_on_error = self.bool(entry, "continue_on_error")?.unwrap_or(false);
         server.lifecycle = match self.string(entry, "lifecycle")?.as_deref() {
             None | Some("per-session") => Lifecycle::PerSession,
@@ -425,6 +431,20 @@ impl ServerParser<'_> {
             .and_then(|s| Duration::try_from_secs_f64(s).ok())
             .map(Some)
             .ok_or_else(|| self.invalid(key, "must be a positive number of seconds"))
+    }
+
+    fn count(&self, entry: &Map<String, Value>, key: &str) -> Result<Option<usize>, McpConfigError> {
+        let number = match entry.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => self.interpolate(key, s)?.trim().parse::<u64>().ok(),
+            Some(_) => None,
+        };
+        number
+            .filter(|n| *n > 0)
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| self.invalid(key, "must be a positive whole number"))
     }
 
     fn string_list(&self, entry: &Map<String, Value>, key: &str) -> Result<Vec<String>, McpConfigError> {
@@ -570,7 +590,8 @@ mod tests {
                        "cwd": "~", "prefix": "c", "tool_filters": {"allowed": ["add", "mu."], "rejected": ["add_x"]},
                        "startup_timeout": 2.5, "lifecycle": "per-request", "idle_timeout": "60", "frob": 1},
               "web": {"url": "http://127.0.0.1:${PORT}/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"},
-                      "lifecycle": "shared", "continue_on_error": true},
+                      "lifecycle": "shared", "continue_on_error": true,
+                      "max_instances": "${PORT}"},
               "off": {"command": "x", "args": ["${UNSET}"], "disabled": true}
             }}"#,
         )
@@ -598,6 +619,7 @@ mod tests {
         assert_eq!(calc.startup_timeout, Duration::from_millis(2500));
         assert_eq!(calc.idle_timeout, Duration::from_secs(60));
         assert_eq!(calc.lifecycle, Lifecycle::PerRequest);
+        assert_eq!(calc.max_instances, 16);
         let f = &calc.tool_filters;
         assert!(f.allows("add") && f.allows("add_more") && f.allows("mul") && !f.allows("x_add"));
         assert!(!f.allows("add_x") && !f.allows("add_xy") && !f.allows("sub"));
@@ -610,6 +632,7 @@ mod tests {
             }
         );
         assert!(web.continue_on_error);
+        assert_eq!(web.max_instances, 8123);
         assert_eq!(web.lifecycle, Lifecycle::Shared);
         assert_eq!(web.startup_timeout, Duration::from_secs(30));
         assert!(web.tool_filters.allows("anything"));
@@ -649,6 +672,10 @@ mod tests {
         assert_eq!(
             error(r#"{"mcpServers": {"s": {"url": "ftp://h"}}}"#),
             "MCP config: mcpServers.s.url: 'ftp://h' is not an http:// or https:// URL"
+        );
+        assert_eq!(
+            error(r#"{"mcpServers": {"s": {"command": "x", "max_instances": 0}}}"#),
+            "MCP config: mcpServers.s.max_instances: must be a positive whole number"
         );
         assert!(error("{").starts_with("MCP config is not valid JSON:"));
     }

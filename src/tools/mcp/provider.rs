@@ -4,7 +4,10 @@
 //! per (session, server) for `per-session`, one per invocation for `per-request`. A slot starts
 //! its instance on first use, restarts it when it died (a crash mid-call fails that call with
 //! `Connection closed`; the next use gets a fresh process), and is retired when its session
-//! idles out, its invocation ends, or the provider shuts down. Tools hold their slot, so a
+//! idles out, its invocation ends, or the provider shuts down. A `per-session` server has at
+//! most `max_instances` slots: a new session's slot takes the place of the least recently used
+//! slot of a session with no running invocation (stopped before the new one starts); when all
+//! are busy, the new one starts over the bound, logged, and the excess goes when invocations end. Tools hold their slot, so a
 //! tool's calls always reach the instance of the session the tool was handed to.
 //!
 //! At start-up every enabled server is probed once, in parallel (start, initialize, tools/list),
@@ -26,8 +29,12 @@ use super::log::{Level, log};
 use crate::sync::lock;
 use crate::tools::{Tool, ToolError, ToolProvider};
 
-/// Stop at most this many servers at once at shutdown (each may take a few seconds to exit).
-const PARALLEL_STOPS: usize = 32;
+/// Threads that stop servers at once. Every stop may wait out the grace periods (stdin closed,
+/// then SIGTERM, then SIGKILL: up to ~6 s for a server that ignores both), so stopping in
+/// batches makes shutdown grow with the instance count (186 instances took 14.5 s, past the
+/// 10-s drain time); one thread per instance keeps it at one grace sequence. A running stdio
+/// instance already has three threads of its own, so this adds little.
+const PARALLEL_STOPS: usize = 1024;
 
 #[derive(Default)]
 struct SessionEntry {
@@ -204,14 +211,14 @@ impl McpToolProvider {
                         }
                         take_idle(&mut state)
                     };
-                    for slot in idle {
+                    for slot in &idle {
                         log(
                             Level::Info,
                             slot.name(),
                             "idle timeout: stopping the session's server",
                         );
-                        slot.retire();
                     }
+                    stop_in_parallel(idle, |slot| slot.retire());
                 }
             });
         match spawned {
@@ -244,12 +251,35 @@ impl McpToolProvider {
                 slot
             }
             _ => {
-                let entry = state.sessions.entry(session_id.to_string()).or_default();
-                entry
+                if let Some(slot) = state.sessions.get(session_id).and_then(|e| e.slots.get(&index)) {
+                    return Ok(slot.clone());
+                }
+                // Make room first, so that at most `max_instances` processes run.
+                let max = server.config.max_instances;
+                let evicted = take_excess(&mut state, index, max.saturating_sub(1));
+                let slot = Slot::new(server.clone(), None);
+                state
+                    .sessions
+                    .entry(session_id.to_string())
+                    .or_default()
                     .slots
-                    .entry(index)
-                    .or_insert_with(|| Slot::new(server.clone(), None))
-                    .clone()
+                    .insert(index, slot.clone());
+                let live = live_instances(&state, index);
+                drop(state);
+                log_evictions(server, &evicted, live, Some(session_id));
+                if live > max {
+                    log(
+                        Level::Warn,
+                        &server.config.name,
+                        &format!(
+                            "max_instances {max} reached and every instance is in use by a running invocation: \
+                             starting one for session {session_id} over the bound ({live} live); \
+                             the excess is stopped when invocations end"
+                        ),
+                    );
+                }
+                stop_in_parallel(evicted, |(_, slot)| slot.retire());
+                slot
             }
         };
         Ok(slot)
@@ -258,6 +288,70 @@ impl McpToolProvider {
 
 fn stopped_error() -> ToolError {
     ToolError::new("mcp", "the MCP tool provider has been shut down")
+}
+
+/// Per-session instances of server `index` (started or about to start).
+fn live_instances(state: &State, index: usize) -> usize {
+    state
+        .sessions
+        .values()
+        .filter(|e| e.slots.contains_key(&index))
+        .count()
+}
+
+/// Removes and returns (with their session ids) the per-session slots of server `index` beyond
+/// `keep`, least recently used first, taken only from sessions with no running invocation.
+fn take_excess(state: &mut State, index: usize, keep: usize) -> Vec<(String, Arc<Slot>)> {
+    let live = live_instances(state, index);
+    if live <= keep {
+        return Vec::new();
+    }
+    let mut idle: Vec<(Duration, String)> = state
+        .sessions
+        .iter()
+        .filter(|(_, e)| e.active == 0)
+        .filter_map(|(id, e)| Some((e.slots.get(&index)?.idle_for(), id.clone())))
+        .collect();
+    // Longest idle first.
+    idle.sort_by_key(|(idle_for, _)| std::cmp::Reverse(*idle_for));
+    let mut taken = Vec::new();
+    for (_, id) in idle.into_iter().take(live - keep) {
+        let Some(entry) = state.sessions.get_mut(&id) else {
+            continue;
+        };
+        let Some(slot) = entry.slots.remove(&index) else {
+            continue;
+        };
+        if entry.slots.is_empty() && entry.active == 0 {
+            state.sessions.remove(&id);
+        }
+        taken.push((id, slot));
+    }
+    taken
+}
+
+fn log_evictions(
+    server: &ServerDef,
+    evicted: &[(String, Arc<Slot>)],
+    live: usize,
+    for_session: Option<&str>,
+) {
+    let max = server.config.max_instances;
+    let why = for_session.map_or_else(
+        || "to get back under the bound".to_string(),
+        |s| format!("to make room for session {s}"),
+    );
+    for (session, slot) in evicted {
+        log(
+            Level::Info,
+            &server.config.name,
+            &format!(
+                "max_instances {max} reached: stopping the instance of session {session} \
+                 (least recently used, idle {:.1} s) {why}; {live} live after this",
+                slot.idle_for().as_secs_f64()
+            ),
+        );
+    }
 }
 
 /// Removes and returns the slots of sessions with no running invocation that have idled out.
@@ -302,17 +396,36 @@ fn close_all(instances: Vec<Instance>) {
     stop_in_parallel(instances, |instance| instance.client.close());
 }
 
+/// Runs `stop` on every item, up to [`PARALLEL_STOPS`] at once; each thread takes the next item
+/// as soon as it is done (no batches that wait for their slowest member).
 fn stop_in_parallel<T: Send>(items: Vec<T>, stop: impl Fn(T) + Sync) {
-    let mut items = items;
-    while !items.is_empty() {
-        let batch: Vec<T> = items.drain(..items.len().min(PARALLEL_STOPS)).collect();
-        thread::scope(|scope| {
-            for item in batch {
-                let stop = &stop;
-                scope.spawn(move || stop(item));
-            }
-        });
+    match items.len() {
+        0 => return,
+        1 => return items.into_iter().for_each(stop),
+        _ => {}
     }
+    let threads = items.len().min(PARALLEL_STOPS);
+    let queue = Mutex::new(items.into_iter());
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let (queue, stop) = (&queue, &stop);
+            let worker = move || {
+                loop {
+                    // Its own statement: a guard in a `while let` head lives through the body.
+                    let next = lock(queue).next();
+                    let Some(item) = next else { break };
+                    stop(item);
+                }
+            };
+            if thread::Builder::new().spawn_scoped(scope, worker).is_err() {
+                // Out of threads: the ones already running (or this one) drain the queue.
+                break;
+            }
+        }
+    });
+    // If no thread could start at all, stop what is left here.
+    let rest: Vec<T> = lock(&queue).by_ref().collect();
+    rest.into_iter().for_each(stop);
 }
 
 impl ToolProvider for McpToolProvider {
@@ -362,6 +475,7 @@ impl ToolProvider for McpToolProvider {
     }
 
     fn invocation_finished(&self, session_id: &str) {
+        let mut excess = Vec::new();
         let finished = {
             let mut state = lock(&self.inner.state);
             if let Some(entry) = state.sessions.get_mut(session_id) {
@@ -373,9 +487,23 @@ impl ToolProvider for McpToolProvider {
                     state.sessions.remove(session_id);
                 }
             }
+            // Instances started over the bound while all were busy go as soon as some are idle.
+            for (index, server) in self.inner.servers.iter().enumerate() {
+                if server.config.lifecycle == Lifecycle::PerSession {
+                    let taken = take_excess(&mut state, index, server.config.max_instances);
+                    if !taken.is_empty() {
+                        excess.push((server.clone(), taken, live_instances(&state, index)));
+                    }
+                }
+            }
             state.per_request.remove(session_id).unwrap_or_default()
         };
-        stop_in_parallel(finished, |slot| slot.retire());
+        let mut slots = finished;
+        for (server, taken, live) in excess {
+            log_evictions(&server, &taken, live, None);
+            slots.extend(taken.into_iter().map(|(_, slot)| slot));
+        }
+        stop_in_parallel(slots, |slot| slot.retire());
     }
 
     fn shutdown(&self) {
