@@ -17,6 +17,9 @@
 #   mcp    one stdio MCP tool call per invocation: agentcore-rt with per-request and
 #          per-session MCP servers beside the Python seed with Strands' MCPClient
 #          (scripts/bench/mcp_bench.py).
+#   coldstart-mcp  cold start to the first /ping 200 with a stdio MCP server that sleeps 2 s
+#          before answering initialize, against no MCP, alternating, median of BENCH_RUNS
+#          (scripts/bench/coldstart_mcp.py); target within 2x (fails under --strict).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -43,7 +46,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -185,6 +188,13 @@ section_mcp() {
         --server rust-per-request="env MCP_CONFIG=$BENCH_OUT/mcp-per-request.json $AGENTCORE_BIN" \
         --server rust-per-session="env MCP_CONFIG=$BENCH_OUT/mcp-per-session.json $AGENTCORE_BIN" \
         --out "$BENCH_OUT/mcp-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_coldstart-mcp() {
+    build_agentcore || return 1
+    local rc=0
+    python3 "$here/coldstart_mcp.py" "$AGENTCORE_BIN" "$(command -v python3)" "$BENCH_RUNS" 2 || rc=$?
+    [ "$rc" -eq 0 ] || [ -z "$strict" ]
 }
 
 # ---------------------------------------------------------------------------- main
