@@ -37,6 +37,7 @@
 
 pub mod agent;
 pub mod app;
+pub mod aws;
 pub mod config;
 pub mod logging;
 pub mod model;
