@@ -4,7 +4,9 @@
 //! can plug in their own `ChatModel`. Calls are blocking and run on worker threads, never on a
 //! coroutine.
 
+pub mod bedrock;
 pub mod openai;
+pub(crate) mod transport;
 
 use std::fmt;
 use std::sync::Arc;

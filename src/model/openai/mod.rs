@@ -10,10 +10,10 @@
 //! failures a bounded number of times with exponential backoff and jitter, honouring
 //! `Retry-After`; it never retries an overflow, another 4xx, or a stream that has already shown
 //! output to the caller. Every wait is bounded: connect, time to first byte, idle time between
-//! stream chunks, and the whole call (`transport.rs` explains how the read limits are applied).
+//! stream chunks, and the whole call (`crate::model::transport` explains how the read limits are applied).
 //!
 //! A call is cancellable: once its [`CancelToken`] fires, the wait in progress ends within
-//! `transport::CANCEL_POLL`, the connection is closed (a half-read response is never pooled),
+//! `crate::model::transport::CANCEL_POLL`, the connection is closed (a half-read response is never pooled),
 //! nothing is retried and the call returns [`ModelError::Cancelled`].
 //!
 //! Proxies: [`OpenAiConfig::proxy`] ([`ProxyConfig`] says how `NO_PROXY` is read). HTTP proxies
@@ -24,7 +24,6 @@ mod error;
 mod proxy;
 mod request;
 pub(crate) mod stream;
-mod transport;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -38,7 +37,7 @@ use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_
 pub use self::proxy::ProxyConfig;
 use self::request::{BodyOptions, build_body};
 use self::stream::{Assembled, StreamAssembler, parse_completion};
-use self::transport::{CANCEL_POLL, CancelGuard, ReadLimit, ReadLimitGuard};
+use crate::model::transport::{self, CancelGuard, ReadLimit, ReadLimitGuard, later, sleep_unless_cancelled};
 use crate::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, TimeoutPhase};
 use crate::types::{CancelToken, Metrics};
 
@@ -503,29 +502,6 @@ impl OpenAiModel {
             message: format!("POST {}: {what}", self.url),
             cause: Some(Arc::new(cause)),
         }
-    }
-}
-
-/// `at + after`, or a century later when the sum does not fit (a limit of `Duration::MAX` means
-/// "no limit" and must not panic).
-fn later(at: Instant, after: Duration) -> Instant {
-    at.checked_add(after)
-        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(at)
-}
-
-/// Sleeps for `delay`, looking at `cancel` every [`CANCEL_POLL`]; true when it fired.
-fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
-    let until = later(Instant::now(), delay);
-    loop {
-        if cancel.is_cancelled() {
-            return true;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        std::thread::sleep(left.min(CANCEL_POLL));
     }
 }
 

@@ -45,7 +45,7 @@ impl ProxyConfig {
     }
 
     /// ureq's proxy; `None` for a SOCKS proxy (see [`ProxyConfig::new`]).
-    pub(super) fn to_ureq(&self) -> Option<ureq::Proxy> {
+    pub(crate) fn to_ureq(&self) -> Option<ureq::Proxy> {
         let proxy = ureq::Proxy::new(&self.url).ok()?;
         if !matches!(
             proxy.protocol(),

@@ -273,3 +273,26 @@ impl Transport for LimitedTransport {
         self.0.is_tls()
     }
 }
+
+/// `at + after`, or a century later when the sum does not fit (a limit of `Duration::MAX` means
+/// "no limit" and must not panic).
+pub fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(at)
+}
+
+/// Sleeps for `delay`, looking at `cancel` every [`CANCEL_POLL`]; true when it fired.
+pub fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
+    let until = later(Instant::now(), delay);
+    loop {
+        if cancel.is_cancelled() {
+            return true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(CANCEL_POLL));
+    }
+}
