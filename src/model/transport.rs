@@ -296,3 +296,28 @@ pub fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
         std::thread::sleep(left.min(CANCEL_POLL));
     }
 }
+
+/// Reads the body into `out`, up to `max` bytes; `Ok(false)` when there was more. Switches the
+/// read limit to `idle` once bytes flow.
+pub fn read_limited(
+    mut reader: impl std::io::Read,
+    max: usize,
+    limit: &ReadLimitGuard,
+    idle: Duration,
+    out: &mut Vec<u8>,
+) -> Result<bool, ureq::Error> {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(true),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ureq::Error::from(e)),
+        };
+        limit.set(ReadLimit::Idle(idle));
+        if out.len() + n > max {
+            return Ok(false);
+        }
+        out.extend_from_slice(&buffer[..n]);
+    }
+}

@@ -27,7 +27,9 @@ use self::error::AwsError;
 use self::eventstream::{Decoder, Frame};
 use self::response::{Assembled, Assembler, parse_converse};
 use crate::model::openai::ProxyConfig;
-use crate::model::transport::{self, CancelGuard, ReadLimit, ReadLimitGuard, later, sleep_unless_cancelled};
+use crate::model::transport::{
+    self, CancelGuard, ReadLimit, ReadLimitGuard, later, read_limited, sleep_unless_cancelled,
+};
 use crate::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, TimeoutPhase};
 use crate::types::{CancelToken, Metrics};
 
@@ -308,7 +310,7 @@ impl BedrockModel {
                 response.into_body().into_reader(),
                 1 << 20,
                 &limit,
-                self,
+                self.config.idle_timeout,
                 &mut bytes,
             );
             return Err(self.aws_failure(
@@ -442,7 +444,13 @@ impl BedrockModel {
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<(Assembled, Option<Instant>), Box<Failure>> {
         let mut bytes = Vec::new();
-        match read_limited(reader, self.config.max_response_bytes, limit, self, &mut bytes) {
+        match read_limited(
+            reader,
+            self.config.max_response_bytes,
+            limit,
+            self.config.idle_timeout,
+            &mut bytes,
+        ) {
             Ok(true) => {}
             Ok(false) => {
                 return Err(Failure::fatal(ModelError::InvalidResponse {
@@ -513,29 +521,6 @@ impl BedrockModel {
             message: format!("POST {}: {what}", self.url),
             cause: Some(Arc::new(cause)),
         }
-    }
-}
-
-fn read_limited(
-    mut reader: impl Read,
-    max: usize,
-    limit: &ReadLimitGuard,
-    model: &BedrockModel,
-    out: &mut Vec<u8>,
-) -> Result<bool, ureq::Error> {
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => return Ok(true),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ureq::Error::from(e)),
-        };
-        limit.set(ReadLimit::Idle(model.config.idle_timeout));
-        if out.len() + n > max {
-            return Ok(false);
-        }
-        out.extend_from_slice(&buffer[..n]);
     }
 }
 

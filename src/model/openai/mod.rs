@@ -37,7 +37,9 @@ use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_
 pub use self::proxy::ProxyConfig;
 use self::request::{BodyOptions, build_body};
 use self::stream::{Assembled, StreamAssembler, parse_completion};
-use crate::model::transport::{self, CancelGuard, ReadLimit, ReadLimitGuard, later, sleep_unless_cancelled};
+use crate::model::transport::{
+    self, CancelGuard, ReadLimit, ReadLimitGuard, later, read_limited, sleep_unless_cancelled,
+};
 use crate::model::{ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, TimeoutPhase};
 use crate::types::{CancelToken, Metrics};
 
@@ -260,7 +262,7 @@ impl OpenAiModel {
                 response.into_body().into_reader(),
                 MAX_ERROR_BODY,
                 &limit,
-                self,
+                self.config.idle_timeout,
                 &mut bytes,
             );
             let error = classify(Some(status), ErrorDetails::from_body(&bytes));
@@ -404,7 +406,13 @@ impl OpenAiModel {
         on_event: &mut dyn FnMut(ModelStreamEvent<'_>),
     ) -> Result<(Assembled, Option<Instant>), Box<Failure>> {
         let mut bytes = Vec::new();
-        match read_limited(reader, self.config.max_response_bytes, limit, self, &mut bytes) {
+        match read_limited(
+            reader,
+            self.config.max_response_bytes,
+            limit,
+            self.config.idle_timeout,
+            &mut bytes,
+        ) {
             Ok(true) => {}
             Ok(false) => return Err(self.too_large(false).into()),
             Err(e) => return Err(self.read_failure(e, false).into()),
@@ -502,31 +510,6 @@ impl OpenAiModel {
             message: format!("POST {}: {what}", self.url),
             cause: Some(Arc::new(cause)),
         }
-    }
-}
-
-/// Reads the body into `out`, up to `max` bytes; `Ok(false)` when there was more. Switches the
-/// read limit to the idle timeout once bytes flow.
-fn read_limited(
-    mut reader: impl Read,
-    max: usize,
-    limit: &ReadLimitGuard,
-    model: &OpenAiModel,
-    out: &mut Vec<u8>,
-) -> Result<bool, ureq::Error> {
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => return Ok(true),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ureq::Error::from(e)),
-        };
-        limit.set(ReadLimit::Idle(model.config.idle_timeout));
-        if out.len() + n > max {
-            return Ok(false);
-        }
-        out.extend_from_slice(&buffer[..n]);
     }
 }
 
