@@ -161,7 +161,7 @@ fn per_session_instances_are_bounded_least_recently_used_idle_one_stopped_first(
     assert!(
         !logs
             .iter()
-            .any(|(level, m)| level == "WARN" && m.contains("closed its stdout")),
+            .any(|(level, m)| level == "WARNING" && m.contains("closed its stdout")),
         "{logs:#?}"
     );
 }
@@ -200,7 +200,59 @@ fn shutdown_stops_many_stubborn_instances_within_the_drain_timeout() {
     assert!(
         !logs
             .iter()
-            .any(|(level, m)| level == "WARN" && m.contains("closed its stdout")),
+            .any(|(level, m)| level == "WARNING" && m.contains("closed its stdout")),
         "{logs:#?}"
     );
+}
+
+#[test]
+fn when_every_instance_is_busy_a_new_session_starts_over_the_bound_and_the_excess_goes_after() {
+    use crate::support::mock_openai::Gate;
+    let rig = rig("busy", server_entry("envcheck", json!({"max_instances": 2})));
+    let (bin, addr) = (&rig.bin, rig.bin.addr);
+    // Each invocation calls `echo` (so its session holds an instance), then waits on the gate:
+    // three invocations in flight, each holding its instance, with room for two.
+    let gate = Gate::new();
+    let held = gate.clone();
+    rig._mock.respond_with(move |req| {
+        let messages = req.json.as_ref()?["messages"].as_array()?.clone();
+        if messages.last()?["role"] == "tool" {
+            return Some(Reply::text("released").after(&held));
+        }
+        Some(Reply::tool_calls(&[("call_1", "echo", r#"{"text":"hi"}"#)]))
+    });
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = ["b1", "b2", "b3"]
+            .into_iter()
+            .map(|session| scope.spawn(move || ask(addr, session, "hold")))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while children(bin.pid()).len() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "three instances never ran: {:?}",
+                mcp_messages(bin)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Nothing was stopped to make room: every instance is in use.
+        let logs = mcp_messages(bin);
+        assert!(
+            logs.iter().any(|(level, m)| level == "WARNING"
+                && m.starts_with("max_instances 2 reached and every instance is in use")
+                && m.contains("over the bound (3 live)")),
+            "{logs:#?}"
+        );
+        gate.open();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), "released");
+        }
+    });
+    // Once the invocations ended, the instance over the bound was stopped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while children(bin.pid()).len() > 2 {
+        assert!(Instant::now() < deadline, "still {:?}", children(bin.pid()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(children(bin.pid()).len(), 2);
 }
