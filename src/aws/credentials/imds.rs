@@ -1,6 +1,8 @@
 //! EC2 instance metadata, IMDSv2 only: a session token from `PUT /latest/api/token`, sent as
 //! `X-aws-ec2-metadata-token` with every GET. IMDSv1 (token-less GETs) is not used: AWS
-//! recommends requiring v2, and AgentCore's MicroVM metadata service speaks it.
+//! recommends requiring v2, and Firecracker's MicroVM Metadata Service (MMDS, what AgentCore
+//! Runtime serves credentials from) accepts the session-token flow in both of its versions
+//! (firecracker `docs/mmds/mmds-user-guide.md`).
 //!
 //! `AWS_EC2_METADATA_DISABLED=true` turns it off; `AWS_EC2_METADATA_SERVICE_ENDPOINT` (or
 //! `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6`) moves it; `AWS_METADATA_SERVICE_TIMEOUT`
