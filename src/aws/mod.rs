@@ -1,6 +1,6 @@
 //! AWS plumbing shared by every outbound AWS call (Bedrock, later S3 and X-Ray): credentials,
 //! SigV4 signing, region and endpoint resolution. A leaf: it knows nothing of agents.
-//! WORK IN PROGRESS: only SigV4, static/env credentials, region (env) and endpoints so far.
+//! Credentials: the SDKs' default chain, cached (credentials/); region: env, profile, IMDS.
 
 pub mod credentials;
 pub mod endpoint;
