@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step); a module per area.
 
 mod agent;
+mod bedrock;
 mod contract;
 mod e2e;
 mod faults;
