@@ -29,10 +29,11 @@ fn assert_binary_serving(addr: SocketAddr) {
     assert_eq!(get(addr, "/ping").status, 200, "server stopped answering /ping");
     let r = post_json(addr, "/invocations", r#"{"query": "still there?"}"#);
     assert_eq!(r.status, 503);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("OPENAI_API_KEY"), "{error}");
     assert!(
-        r.json()["error"].as_str().unwrap().contains("OPENAI_API_KEY"),
-        "{}",
-        r.text()
+        error.contains("MODEL_PROVIDER=bedrock"),
+        "both providers are named: {error}"
     );
 }
 
