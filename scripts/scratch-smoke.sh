@@ -15,7 +15,11 @@
 #   7. POST /invocations from outside: a whole agent turn against a small OpenAI-wire mock
 #      model on loopback (streamed chat-completion chunks), answered 200 with the model's text,
 #      and the Strands session files written under the root's /tmp/strands/sessions;
-#   8. SIGTERM: the server must exit 0 within its drain time.
+#   8. a second server in the same root with MODEL_PROVIDER=bedrock makes one Bedrock turn
+#      (ConverseStream, SigV4 with keys from the environment) against the local Bedrock
+#      endpoint of the tests (tests/peers/bedrock_endpoint.py on .venv-strands: botocore checks
+#      the signature and the body), then exits 0 on SIGTERM;
+#   9. SIGTERM: the first server must exit 0 within its drain time.
 # Env: AGENTCORE_BIN (default target/x86_64-unknown-linux-musl/release/agentcore-rt; a binary
 # for another arch runs under qemu-<arch>-static, copied into the root, when installed).
 # The chroot shares the host's network, so the mock model on 127.0.0.1 is reachable.
@@ -39,6 +43,8 @@ step() { echo "scratch-smoke: $*"; }
 for tool in curl file python3 chroot; do
     command -v "$tool" >/dev/null || fail "'$tool' is needed"
 done
+peer_python="$root_dir/.venv-strands/bin/python"
+[ -x "$peer_python" ] || fail "$peer_python is missing: run scripts/install-test-peers.sh"
 
 if [ "$build" -eq 1 ] || [ ! -x "$bin" ]; then
     step "building the static binary"
@@ -56,15 +62,18 @@ scratch="$(mktemp -d /tmp/agentcore-scratch.XXXXXX)"
 log="$scratch.log"
 server_pid=""
 model_pid=""
+bedrock_pid=""
+endpoint_pid=""
 cleanup() {
-    for pid in "$server_pid" "$model_pid"; do
+    for pid in "$server_pid" "$model_pid" "$bedrock_pid" "$endpoint_pid"; do
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             kill -KILL "$pid" 2>/dev/null || true
             # Reaping it here keeps bash from printing the job's whole command line as "Killed".
             wait "$pid" 2>/dev/null || true
         fi
     done
-    rm -rf "$scratch" "$log" "$scratch.model.log"
+    rm -rf "$scratch" "$log" "$scratch.model.log" "$scratch.bedrock.log" "$scratch.endpoint.log" \
+        "$scratch.endpoint.port"
 }
 trap cleanup EXIT
 
@@ -213,6 +222,64 @@ for file in session.json agents/agent_default/agent.json \
     [ -f "$session/$file" ] || fail "the session store did not write $file under the root's /tmp"
 done
 step "session written inside the root: $(cd "$session" && find . -name '*.json' | sort | tr '\n' ' ')"
+
+# The Bedrock provider: the same root, a second server, the endpoint on the host's loopback.
+"$peer_python" tests/peers/bedrock_endpoint.py "$scratch.endpoint.port" >"$scratch.endpoint.log" 2>&1 &
+endpoint_pid=$!
+deadline=$((SECONDS + 30))
+until [ -s "$scratch.endpoint.port" ]; do
+    kill -0 "$endpoint_pid" 2>/dev/null || { cat "$scratch.endpoint.log" >&2; fail "the Bedrock endpoint exited"; }
+    [ "$SECONDS" -lt "$deadline" ] || fail "the Bedrock endpoint did not start within 30 s"
+    sleep 0.05
+done
+endpoint_port="$(cat "$scratch.endpoint.port")"
+bedrock_port="$(free_port)"
+# The endpoint's default credentials (AWS's documentation example keys) and region.
+env -i PORT="$bedrock_port" HOST=127.0.0.1 MODEL_PROVIDER=bedrock AWS_REGION=us-east-1 \
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME="http://127.0.0.1:$endpoint_port" \
+    AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY \
+    AWS_EC2_METADATA_DISABLED=true \
+    "${enter[@]}" "${run[@]}" >"$scratch.bedrock.log" 2>&1 &
+bedrock_pid=$!
+deadline=$((SECONDS + 10))
+until curl -sS -m 2 -f "http://127.0.0.1:$bedrock_port/ping" >/dev/null 2>&1; do
+    kill -0 "$bedrock_pid" 2>/dev/null || { cat "$scratch.bedrock.log" >&2; fail "the Bedrock server exited"; }
+    [ "$SECONDS" -lt "$deadline" ] || { cat "$scratch.bedrock.log" >&2; fail "no /ping from the Bedrock server"; }
+    sleep 0.05
+done
+payload='{"prompt":"hello bedrock","session_id":"smoke-bedrock"}'
+response="$(curl -sS -m 30 -w '\n%{http_code}' --data-binary "$payload" \
+    "http://127.0.0.1:$bedrock_port/invocations")" || fail "POST /invocations (Bedrock) failed"
+status="${response##*$'\n'}"
+body="${response%$'\n'*}"
+if [ "$status" != 200 ]; then
+    cat "$scratch.bedrock.log" "$scratch.endpoint.log" >&2
+    fail "POST /invocations (Bedrock) answered $status: $body"
+fi
+printf '%s' "$body" | python3 -c '
+import json, sys
+assert json.load(sys.stdin) == {"response": "bedrock says: hello bedrock\n"}
+' 2>/dev/null || fail "the Bedrock answer is not the endpoint's: $body"
+received="$(curl -sS -m 5 "http://127.0.0.1:$endpoint_port/requests")"
+printf '%s' "$received" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert [b["operation"] for b in r["bodies"]] == ["ConverseStream"], r
+assert r["frames_checked"] > 0, r
+' || fail "the Bedrock endpoint did not see one signed ConverseStream call: $received"
+[ -f "$scratch/tmp/strands/sessions/session_smoke-bedrock/session.json" ] \
+    || fail "the Bedrock turn's session is not under the root's /tmp"
+step "POST /invocations with MODEL_PROVIDER=bedrock: 200 $body (signature and body checked by botocore)"
+kill -TERM "$bedrock_pid"
+deadline=$((SECONDS + 20))
+while kill -0 "$bedrock_pid" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the Bedrock server still runs 20 s after SIGTERM"
+    sleep 0.05
+done
+rc=0
+wait "$bedrock_pid" || rc=$?
+bedrock_pid=""
+[ "$rc" -eq 0 ] || { cat "$scratch.bedrock.log" >&2; fail "the Bedrock server exited $rc after SIGTERM"; }
 
 kill -TERM "$server_pid"
 deadline=$((SECONDS + 20))

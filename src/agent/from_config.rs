@@ -1,19 +1,21 @@
 //! [`Agent::from_config`]: the binary's default agent, built from [`AgentConfig`] (the
-//! environment): an OpenAI-compatible model, sessions in Strands' file layout, optional
-//! structured output from a schema file, optional MCP tools.
+//! environment): an OpenAI-compatible or a Bedrock model, sessions in Strands' file layout,
+//! optional structured output from a schema file, optional MCP tools.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::agent::error::AgentError;
 use crate::agent::invoke::Agent;
-use crate::config::{AgentConfig, redact_url_credentials};
-use crate::model::ModelError;
+use crate::aws::{DefaultCredentialsChain, ProvideCredentials};
+use crate::config::{AgentConfig, ModelConfig, redact_url_credentials};
+use crate::model::bedrock::{AwsSigner, BedrockModel, SignRequest};
 use crate::model::openai::OpenAiModel;
+use crate::model::{ChatModel, ModelError};
 use crate::session::FileSessionStore;
 use crate::structured::{OutputSchema, SchemaError};
 use crate::tools::mcp::{McpConfig, McpConfigError, McpStartError, McpToolProvider, load_config};
@@ -21,8 +23,10 @@ use crate::tools::{BackgroundStart, ToolError, ToolProvider};
 
 /// What a missing model tells the operator (logged at start-up) and the caller (answered by the
 /// entrypoint) to do.
-pub const NO_MODEL_MESSAGE: &str = "no model configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for an \
-     OpenAI-compatible endpoint other than api.openai.com), then restart";
+pub const NO_MODEL_MESSAGE: &str = "no model configured: MODEL_PROVIDER=openai needs OPENAI_API_KEY \
+     (and OPENAI_BASE_URL for an OpenAI-compatible endpoint other than api.openai.com); or use \
+     MODEL_PROVIDER=bedrock (Amazon Bedrock with the AWS credentials of the environment, container \
+     or instance); then restart";
 
 /// Why [`Agent::from_config`] could not build the agent. The text names the setting at fault as
 /// the binary prints it; [`source`](Error::source) is the underlying error.
@@ -124,12 +128,12 @@ impl Agent {
     /// The agent the binary serves: `None` (after logging [`NO_MODEL_MESSAGE`]) when no model
     /// is configured.
     ///
-    /// Otherwise an [`OpenAiModel`], the window, cycle and attempt limits, a
+    /// Otherwise an [`OpenAiModel`] or a [`BedrockModel`] (see `build_model`), the window, cycle and attempt limits, a
     /// [`FileSessionStore`] under `session_dir` (fsync as `session_fsync` says), the system
     /// prompt, the output schema read from `structured_output_schema`, and the MCP servers of
     /// `mcp_config`, started here (their config warnings and start-up time are logged). Logs
-    /// "agent ready" with the model, the base URL (credentials redacted) and the session
-    /// directory. `env` is the environment `mcp_config`'s `${VAR}` interpolation and its stdio
+    /// "agent ready" with the provider, the model, its endpoint (credentials redacted; the
+    /// region too for Bedrock) and the session directory. `env` is the environment `mcp_config`'s `${VAR}` interpolation and its stdio
     /// servers' inherited variables come from (the binary passes the process's, as it does to
     /// [`AgentConfig::from_env`]).
     pub fn from_config(
@@ -156,15 +160,18 @@ impl Agent {
         env: &dyn Fn(&str) -> Option<String>,
         mcp_start: McpStart,
     ) -> Result<Option<(Agent, Option<Startup>)>, StartupError> {
-        let Some(model_config) = config.model.clone() else {
+        crate::logging::info(&format!(
+            "model provider {} ({})",
+            config.provider.provider, config.provider.reason
+        ))
+        .emit();
+        let Some(model_config) = &config.model else {
             crate::logging::warn(NO_MODEL_MESSAGE).emit();
             return Ok(None);
         };
-        let model_id = model_config.model_id.clone();
-        let base_url = model_config.base_url.clone();
-        let model = OpenAiModel::new(model_config).map_err(StartupError::Model)?;
+        let (model, endpoint) = build_model(model_config, env, config.provider.defaulted)?;
         let store = FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync);
-        let mut builder = Agent::builder(Arc::new(model))
+        let mut builder = Agent::builder(model)
             .window_size(config.window_size)
             .max_cycles(config.max_cycles)
             .structured_output_max_attempts(config.structured_output_max_attempts)
@@ -189,12 +196,102 @@ impl Agent {
             }
         }
         let agent = builder.build().map_err(StartupError::Agent)?;
-        crate::logging::info("agent ready")
-            .str("model", &model_id)
-            .str("baseUrl", &redact_url_credentials(&base_url))
+        let mut ready = crate::logging::info("agent ready")
+            .str("provider", model_config.provider())
+            .str("model", model_config.model_id());
+        ready = match model_config {
+            ModelConfig::OpenAi(_) => ready.str("baseUrl", &endpoint),
+            ModelConfig::Bedrock(c) => ready.str("region", &c.region).str("endpoint", &endpoint),
+        };
+        ready
             .str("sessionDir", &config.session_dir.display().to_string())
             .emit();
         Ok(Some((agent, startup)))
+    }
+}
+
+/// The model of `config` and its endpoint as logs may show it (credentials redacted).
+///
+/// Bedrock's credentials come from the AWS SDKs' default chain over `env`, resolved on the first
+/// call and cached by the chain, not here: a server without credentials still starts and
+/// answers `/ping`, and its invocations answer 503 naming the providers tried (what AgentCore
+/// hands a container may appear after it starts, and an error that names the missing piece
+/// helps more than a crash loop). A thread looks them up once at start, so the log says early
+/// whether they were found and the first invocation does not pay for the lookup.
+///
+/// When Bedrock was chosen only because no OpenAI variable was set, its credential errors say
+/// so: whoever meant an OpenAI-compatible model learns which variables to set.
+fn build_model(
+    config: &ModelConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    defaulted: bool,
+) -> Result<(Arc<dyn ChatModel>, String), StartupError> {
+    match config {
+        ModelConfig::OpenAi(c) => {
+            let endpoint = redact_url_credentials(&c.base_url);
+            let model = OpenAiModel::new(c.clone()).map_err(StartupError::Model)?;
+            Ok((Arc::new(model), endpoint))
+        }
+        ModelConfig::Bedrock(c) => {
+            let endpoint = redact_url_credentials(&c.endpoint);
+            let chain: Arc<dyn ProvideCredentials> = Arc::new(DefaultCredentialsChain::from_env(env));
+            let signer = AwsSigner::new(Arc::clone(&chain));
+            let signer: Arc<dyn SignRequest> = if defaulted {
+                Arc::new(DefaultedSigner(signer))
+            } else {
+                Arc::new(signer)
+            };
+            let model = BedrockModel::new(c.clone(), signer).map_err(StartupError::Model)?;
+            probe_credentials(chain);
+            Ok((Arc::new(model), endpoint))
+        }
+    }
+}
+
+/// An [`AwsSigner`] whose errors add how to pick the other provider.
+struct DefaultedSigner(AwsSigner);
+
+impl SignRequest for DefaultedSigner {
+    fn sign(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        region: &str,
+        service: &str,
+        now: SystemTime,
+    ) -> Result<Vec<(&'static str, String)>, String> {
+        self.0
+            .sign(url, headers, body, region, service, now)
+            .map_err(|e| format!("{e} ({DEFAULTED_HINT})"))
+    }
+
+    fn invalidate(&self) {
+        self.0.invalidate();
+    }
+}
+
+/// Appended to Bedrock's credential errors when nobody chose Bedrock.
+const DEFAULTED_HINT: &str = "Bedrock is the default model provider when MODEL_PROVIDER is unset and \
+     neither OPENAI_API_KEY nor OPENAI_BASE_URL is set; set those for an OpenAI-compatible model";
+
+/// Resolves the credentials once on a thread of its own and logs the outcome (never a secret:
+/// the error names providers and reasons only).
+fn probe_credentials(chain: Arc<dyn ProvideCredentials>) {
+    let spawned = std::thread::Builder::new()
+        .name("aws-credentials".into())
+        .spawn(move || match chain.credentials() {
+            Ok(_) => crate::logging::info("AWS credentials found").emit(),
+            Err(e) => crate::logging::warn(
+                "no AWS credentials yet: Bedrock invocations answer 503 until the chain finds some",
+            )
+            .str("error", &e.to_string())
+            .emit(),
+        });
+    if let Err(e) = spawned {
+        crate::logging::warn("cannot look up AWS credentials at start-up")
+            .str("error", &e.to_string())
+            .emit();
     }
 }
 

@@ -14,7 +14,8 @@
 //! | `Model`, throttled | 502 | `ModelThrottledException` |
 //! | `Model`, timeout | 504 | `ModelError` |
 //! | `Model`, cancelled | 503 | `ModelError` |
-//! | `Model`, no model configured; context overflow | 500 | `ModelError` |
+//! | `Model`, no model configured (Bedrock without AWS credentials) | 503 | `ModelNotConfigured` |
+//! | `Model`, context overflow | 500 | `ModelError` |
 //! | `ToolsUnavailable` (an MCP server did not start, duplicate tool names) | 503 | `ToolProviderException` |
 //! | `StructuredOutput` | 500 | `StructuredOutputException` |
 //! | `ContextOverflow` | 500 | `ContextWindowOverflowException` |
@@ -55,7 +56,11 @@ pub fn status_and_type(e: &AgentError) -> (u16, &'static str) {
             | ModelError::InvalidResponse { .. } => (502, "ModelError"),
             ModelError::Timeout { .. } => (504, "ModelError"),
             ModelError::Cancelled => (503, "ModelError"),
-            ModelError::ContextOverflow { .. } | ModelError::NotConfigured { .. } => (500, "ModelError"),
+            ModelError::ContextOverflow { .. } => (500, "ModelError"),
+            // As the entrypoint answers when no model is configured at all: at call time this
+            // is Bedrock without AWS credentials, which the operator (or a credential endpoint
+            // coming back) fixes, not the caller.
+            ModelError::NotConfigured { .. } => (503, "ModelNotConfigured"),
         },
         AgentError::ToolsUnavailable(_) => (503, "ToolProviderException"),
         AgentError::StructuredOutput { .. } => (500, "StructuredOutputException"),

@@ -6,6 +6,7 @@
 
 pub mod bedrock;
 pub mod openai;
+mod tool_schema;
 pub(crate) mod transport;
 
 use std::fmt;

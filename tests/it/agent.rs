@@ -1715,8 +1715,9 @@ fn agent_config(vars: &[(&str, &str)]) -> AgentConfig {
 
 #[test]
 fn from_config_builds_the_binarys_agent_or_none_without_a_model() {
+    // OpenAI chosen, nothing to call: no model. (Nothing set at all chooses Bedrock: tests/it/bedrock.rs.)
     assert!(
-        Agent::from_config(&agent_config(&[]), &|_| None)
+        Agent::from_config(&agent_config(&[("MODEL_PROVIDER", "openai")]), &|_| None)
             .unwrap()
             .is_none()
     );

@@ -23,15 +23,17 @@ fn assert_serving(addr: SocketAddr) {
     assert_eq!(r.text(), r#"{"echo": {"still": "alive"}}"#);
 }
 
-/// The binary (no model configured) still answers `/ping`, and invocations with its JSON error.
+/// The binary (started with `MODEL_PROVIDER=openai` and no OpenAI variables: no model) still
+/// answers `/ping`, and invocations with its JSON error.
 fn assert_binary_serving(addr: SocketAddr) {
     assert_eq!(get(addr, "/ping").status, 200, "server stopped answering /ping");
     let r = post_json(addr, "/invocations", r#"{"query": "still there?"}"#);
     assert_eq!(r.status, 503);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("OPENAI_API_KEY"), "{error}");
     assert!(
-        r.json()["error"].as_str().unwrap().contains("OPENAI_API_KEY"),
-        "{}",
-        r.text()
+        error.contains("MODEL_PROVIDER=bedrock"),
+        "both providers are named: {error}"
     );
 }
 
@@ -589,7 +591,7 @@ fn ping_answers_while_every_worker_is_busy() {
 #[test]
 fn sigterm_drains_in_flight_requests_then_exits_zero() {
     // Draining real invocations is covered end to end in tests/it/e2e.rs; here: a clean exit.
-    let mut bin = Binary::start(&[("DRAIN_TIMEOUT", "5s")]);
+    let mut bin = Binary::start(&[("DRAIN_TIMEOUT", "5s"), ("MODEL_PROVIDER", "openai")]);
     assert_binary_serving(bin.addr);
     bin.signal(15);
     let status = bin
@@ -629,7 +631,7 @@ fn in_process_shutdown_waits_for_running_invocations() {
 
 #[test]
 fn a_busy_port_is_refused() {
-    let first = Binary::start(&[]);
+    let first = Binary::start(&[("MODEL_PROVIDER", "openai")]);
     let port = first.addr.port().to_string();
     let Err((out, err)) = Binary::try_start(&[("PORT", port.as_str())]) else {
         panic!("a second instance started on a port already in use");
@@ -690,7 +692,9 @@ fn cli_help_version_and_healthcheck() {
 
 #[test]
 fn one_json_log_line_per_request_without_secrets() {
-    let bin = Binary::start(&[]);
+    // Nothing set: the default provider is Bedrock, and without AWS credentials its invocations
+    // answer 503 (the AWS keys in the environment would be secrets too, so there are none).
+    let bin = Binary::start(&[("AWS_EC2_METADATA_DISABLED", "true")]);
     let r = request(
         bin.addr,
         "POST",
@@ -703,7 +707,16 @@ fn one_json_log_line_per_request_without_secrets() {
         ],
         b"{\"query\": \"hi\"}",
     );
-    assert_eq!(r.status, 503, "no model configured");
+    assert_eq!(r.status, 503, "no AWS credentials: {}", r.text());
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("AWS credentials"), "{error}");
+    assert!(
+        error.contains("OPENAI_API_KEY"),
+        "the default says how to pick OpenAI: {error}"
+    );
+    bin.wait_for_log("the provider choice", |l| {
+        l["message"] == "model provider bedrock (MODEL_PROVIDER unset and no OPENAI_API_KEY/OPENAI_BASE_URL)"
+    });
     let line = bin.wait_for_log("the invocation", |l| l["requestId"] == "req-1");
     assert_eq!(line["method"], "POST");
     assert_eq!(line["path"], "/invocations");

@@ -2,6 +2,7 @@
 
 mod agent;
 mod aws;
+mod bedrock;
 mod contract;
 mod e2e;
 mod faults;

@@ -15,6 +15,9 @@ pub mod error;
 pub mod eventstream;
 pub mod request;
 pub mod response;
+pub mod signer;
+
+pub use signer::AwsSigner;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -281,7 +284,7 @@ impl BedrockModel {
             )
             .map_err(|e| {
                 Failure::fatal(ModelError::NotConfigured {
-                    message: format!("no AWS credentials for Bedrock: {e}"),
+                    message: format!("Bedrock needs AWS credentials: {e}"),
                 })
             })?;
         let limit = ReadLimitGuard::new(ReadLimit::Until(later(now, self.config.first_byte_timeout)));

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::model::tool_schema::normalize_schema;
 use crate::model::{ModelRequest, ToolChoice};
 use crate::types::{
     ContentBlock, MediaBlock, MediaSource, Message, Reasoning, Role, ToolResult, ToolResultContent, ToolSpec,
@@ -67,29 +68,25 @@ pub fn build_body(model_id: &str, params: &Map<String, Value>, request: &ModelRe
     if let Some(tier) = params.get("service_tier").filter(|v| truthy(v)) {
         body.insert("serviceTier".into(), json!({ "type": tier }));
     }
-    let noop;
-    let mut tools = request.tools;
+    // Strands' tool registry normalises every spec (and leaves out one nested too deep) before
+    // BedrockModel sees it; the noop BedrockModel adds itself is sent as written.
+    let spec = |t: &ToolSpec, schema: Value| json!({"toolSpec": {"name": t.name, "description": t.description, "inputSchema": {"json": schema}}});
+    let mut specs: Vec<Value> = request
+        .tools
+        .iter()
+        .filter_map(|t| Some(spec(t, normalize_schema(&t.input_schema, 0)?)))
+        .collect();
     // Bedrock refuses tool blocks in a conversation without a toolConfig: Strands offers a noop.
-    if tools.is_empty()
+    if specs.is_empty()
         && request
             .messages
             .iter()
             .any(|m| m.has_tool_use() || m.has_tool_result())
     {
-        noop = [noop_tool()];
-        tools = &noop;
+        let noop = noop_tool();
+        specs.push(spec(&noop, noop.input_schema.clone()));
     }
-    if !tools.is_empty() {
-        let specs: Vec<Value> = tools
-            .iter()
-            .map(|t| {
-                json!({"toolSpec": {
-                    "name": t.name,
-                    "description": t.description,
-                    "inputSchema": {"json": t.input_schema},
-                }})
-            })
-            .collect();
+    if !specs.is_empty() {
         body.insert(
             "toolConfig".into(),
             json!({"tools": specs, "toolChoice": tool_choice(request.tool_choice)}),

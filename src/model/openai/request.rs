@@ -20,9 +20,6 @@ pub const BLANK_TEXT: &str = "[blank text]";
 /// The name an assistant tool call gets on the wire when its own name is not a valid tool name.
 pub const INVALID_TOOL_NAME: &str = "INVALID_TOOL_NAME";
 
-/// Strands' nesting limit for tool input schemas; deeper specs are left out of the request.
-const MAX_SCHEMA_DEPTH: usize = 64;
-
 /// The text Strands adds to a tool message whose images were moved into a user message.
 const IMAGE_MOVED_TEXT: &str =
     "Tool successfully returned an image. The image is being provided in the following user message.";
@@ -328,6 +325,8 @@ fn format_tool_message(result: &ToolResult) -> (Value, Option<Value>) {
     )
 }
 
+use crate::model::tool_schema::normalize_schema;
+
 // ---- tools -----------------------------------------------------------------------------------
 
 /// `{"type": "function", "function": {name, description, parameters}}` with the schema normalised
@@ -338,61 +337,6 @@ pub fn format_tool(spec: &ToolSpec) -> Option<Value> {
         "type": "function",
         "function": {"name": spec.name, "description": spec.description, "parameters": parameters},
     }))
-}
-
-/// Strands' `normalize_schema`: missing `type`/`properties`/`required` are added (in that order,
-/// after the existing keys), and every property is normalised; nested object schemas recursively.
-pub fn normalize_schema(schema: &Value, depth: usize) -> Option<Value> {
-    if depth > MAX_SCHEMA_DEPTH {
-        return None;
-    }
-    let Value::Object(map) = schema else {
-        return Some(schema.clone());
-    };
-    let mut normalized = map.clone();
-    normalized
-        .entry("type")
-        .or_insert_with(|| Value::String("object".into()));
-    normalized
-        .entry("properties")
-        .or_insert_with(|| Value::Object(Map::new()));
-    normalized
-        .entry("required")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Some(Value::Object(properties)) = normalized.get("properties") {
-        let mut rebuilt = Map::new();
-        for (name, definition) in properties {
-            rebuilt.insert(name.clone(), normalize_property(name, definition, depth)?);
-        }
-        normalized.insert("properties".into(), Value::Object(rebuilt));
-    }
-    Some(Value::Object(normalized))
-}
-
-fn normalize_property(name: &str, definition: &Value, depth: usize) -> Option<Value> {
-    let Value::Object(map) = definition else {
-        return Some(json!({"type": "string", "description": format!("Property {name}")}));
-    };
-    if map.get("type").and_then(Value::as_str) == Some("object") && map.contains_key("properties") {
-        return normalize_schema(definition, depth + 1);
-    }
-    let mut normalized = map.clone();
-    // A `$ref` target is expected to carry its own type and description.
-    if normalized.contains_key("$ref") {
-        return Some(Value::Object(normalized));
-    }
-    let composed = ["anyOf", "oneOf", "allOf", "not"]
-        .iter()
-        .any(|k| normalized.contains_key(*k));
-    if !composed {
-        normalized
-            .entry("type")
-            .or_insert_with(|| Value::String("string".into()));
-    }
-    normalized
-        .entry("description")
-        .or_insert_with(|| Value::String(format!("Property {name}")));
-    Some(Value::Object(normalized))
 }
 
 fn format_tool_choice(choice: &ToolChoice) -> Value {

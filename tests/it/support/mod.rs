@@ -2,6 +2,7 @@
 //! temporary directories.
 #![allow(dead_code)]
 
+pub mod bedrock;
 pub mod mock_openai;
 pub mod server;
 pub mod strands;
