@@ -119,41 +119,45 @@ pub fn sign(
     }
     // Stable: repeated names keep the request's order, joined with ",".
     headers.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut canonical_headers = String::new();
+    // The canonical request is hashed as it is produced, never built: with musl's allocator a
+    // string of a few KiB (a session token alone is ~1 KiB) costs an mmap/munmap pair.
+    let mut canonical = digest::Context::new(&digest::SHA256);
+    let mut put = |s: &str| canonical.update(s.as_bytes());
+    put(&req.method.to_ascii_uppercase());
+    put("\n");
+    if !s3 {
+        put(&encode(&remove_dot_segments(path), true));
+    } else if path.is_empty() {
+        put("/");
+    } else {
+        put(path);
+    }
+    put("\n");
+    put(&canonical_query(query));
+    put("\n");
     let mut signed = String::new();
     for (i, (name, value)) in headers.iter().enumerate() {
-        let first = i == 0 || headers[i - 1].0 != *name;
-        if first {
+        if i == 0 || headers[i - 1].0 != *name {
             if i > 0 {
-                canonical_headers.push('\n');
+                put("\n");
                 signed.push(';');
             }
-            canonical_headers.push_str(name);
-            canonical_headers.push(':');
+            put(name);
+            put(":");
             signed.push_str(name);
         } else {
-            canonical_headers.push(',');
+            put(",");
         }
-        trim_all(value, &mut canonical_headers);
+        trim_all(value, &mut put);
     }
-    let uri = if s3 {
-        if path.is_empty() {
-            "/".to_string()
-        } else {
-            path.to_string()
-        }
-    } else {
-        encode(&remove_dot_segments(path), true)
-    };
-    let canonical = format!(
-        "{}\n{uri}\n{}\n{canonical_headers}\n\n{signed}\n{payload}",
-        req.method.to_ascii_uppercase(),
-        canonical_query(query)
-    );
+    put("\n\n");
+    put(&signed);
+    put("\n");
+    put(payload);
     let scope = format!("{day}/{region}/{service}/aws4_request");
     let sts = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        HEXLOWER.encode(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
+        HEXLOWER.encode(canonical.finish().as_ref())
     );
     let mac = |k: &[u8], m: &str| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k), m.as_bytes());
     let k = mac(format!("AWS4{}", creds.secret_access_key()).as_bytes(), day);
@@ -184,15 +188,15 @@ pub fn sign(
 
 /// botocore's `' '.join(value.split())`: Python's whitespace (Unicode White_Space plus the
 /// separators U+001C..U+001F) trimmed and runs collapsed to one space.
-fn trim_all(value: &str, out: &mut String) {
+fn trim_all(value: &str, put: &mut impl FnMut(&str)) {
     let mut words = value
         .split(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
         .filter(|s| !s.is_empty());
     if let Some(w) = words.next() {
-        out.push_str(w);
+        put(w);
         for w in words {
-            out.push(' ');
-            out.push_str(w);
+            put(" ");
+            put(w);
         }
     }
 }
