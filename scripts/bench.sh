@@ -20,6 +20,14 @@
 #   coldstart-mcp  cold start to the first /ping 200 with a stdio MCP server that sleeps 2 s
 #          before answering initialize, against no MCP, alternating, median of BENCH_RUNS
 #          (scripts/bench/coldstart_mcp.py); target within 2x (fails under --strict).
+#   sign   µs per SigV4 signature of a Bedrock ConverseStream request (~2 KB body), the
+#          release musl build of examples/sign_bench.rs (the profile the binary ships with).
+#   stream the latency the runtime adds to a streamed answer, beside the Python seed (streaming
+#          variant scripts/bench/seed_stream_app.py, and the JSON-only seed itself): a mock
+#          model that stamps its chunks on CLOCK_MONOTONIC, first token / last token / end of
+#          stream added at STREAM_CONCURRENCY; then RSS per in-flight stream at STREAM_RSS
+#          concurrent 10 s streams (agentcore-rt with WORKER_THREADS raised to the largest;
+#          the seed at 64 only) (scripts/bench/stream_bench.py).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -29,6 +37,7 @@
 #   AGENTCORE_BIN=target/x86_64-unknown-linux-musl/release/agentcore-rt
 #   SHARED_DIR=../shared   the reference harness (bench/run_bench.py, mock_llm.py, seed_app.py)
 #   REF_VENV=.venv-ref     Python reference (bedrock-agentcore 1.25.0, strands-agents 1.62.0)
+#   STREAM_CONCURRENCY=1,64  STREAM_RSS=64,512   (section stream)
 #
 # Binaries are built first (scripts/build-static.sh, cargo for bench/minihttp-ping) unless
 # --no-build is given; wrk comes from apt when missing. Everything listens on 127.0.0.1 and
@@ -46,7 +55,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -195,6 +204,41 @@ section_coldstart-mcp() {
     local rc=0
     python3 "$here/coldstart_mcp.py" "$AGENTCORE_BIN" "$(command -v python3)" "$BENCH_RUNS" 2 || rc=$?
     [ "$rc" -eq 0 ] || [ -z "$strict" ]
+}
+
+# ---------------------------------------------------------------------------- sections: sign, stream
+
+section_sign() {
+    local -a env_vars=()
+    command -v x86_64-linux-musl-gcc >/dev/null || env_vars+=(CC_x86_64_unknown_linux_musl=gcc)
+    if [ "$build" -eq 1 ]; then
+        env ${env_vars[@]+"${env_vars[@]}"} cargo build --release --locked \
+            --target x86_64-unknown-linux-musl --features no-dependency-logs --example sign_bench >&2 || return 1
+    fi
+    target/x86_64-unknown-linux-musl/release/examples/sign_bench
+}
+
+STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1,64}"
+STREAM_RSS="${STREAM_RSS:-64,512}"
+
+section_stream() {
+    need_ref_venv || return 1
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local py="$root/$REF_VENV/bin/python" most=64 n
+    for n in ${STREAM_RSS//,/ }; do [ "$n" -gt "$most" ] && most=$n; done
+    local -a skip=()
+    for n in ${STREAM_RSS//,/ }; do
+        [ "$n" -le 64 ] || skip+=(--rss-skip "$n=python-seed-stream")
+        skip+=(--rss-skip "$n=python-seed")
+    done
+    python3 "$here/stream_bench.py" \
+        --server agentcore-rt="$AGENTCORE_BIN" \
+        --server python-seed-stream="$py $here/seed_stream_app.py" \
+        --server python-seed="$py $SHARED_DIR/bench/seed_app.py" \
+        --concurrency "$STREAM_CONCURRENCY" --rss "$STREAM_RSS" \
+        --rss-env "agentcore-rt=WORKER_THREADS=$most,MAX_CONCURRENT_INVOCATIONS=$((most * 2))" \
+        "${skip[@]}" --out "$BENCH_OUT/stream-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main

@@ -13,6 +13,7 @@ mod mcp;
 mod mcp_bound;
 mod model;
 mod session;
+mod sigv4;
 mod structured;
 mod support;
 mod ws;
