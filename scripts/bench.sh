@@ -28,6 +28,9 @@
 #          stream added at STREAM_CONCURRENCY; then RSS per in-flight stream at STREAM_RSS
 #          concurrent 10 s streams (agentcore-rt with WORKER_THREADS raised to the largest;
 #          the seed at 64 only) (scripts/bench/stream_bench.py).
+#   bedrock CPU per invocation with MODEL_PROVIDER=bedrock against MODEL_PROVIDER=openai, both
+#          on a 0-ms model (tests/peers/bedrock_endpoint.py, checked by botocore; a stdlib
+#          OpenAI mock), alternating rounds (scripts/bench/bedrock_bench.py).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -55,7 +58,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -239,6 +242,16 @@ section_stream() {
         --concurrency "$STREAM_CONCURRENCY" --rss "$STREAM_RSS" \
         --rss-env "agentcore-rt=WORKER_THREADS=$most,MAX_CONCURRENT_INVOCATIONS=$((most * 2))" \
         "${skip[@]}" --out "$BENCH_OUT/stream-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_bedrock() {
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local py="$root/.venv-strands/bin/python"
+    [ -x "$py" ] || scripts/install-test-peers.sh >&2 || return 1
+    python3 "$here/bedrock_bench.py" --bin "$AGENTCORE_BIN" --peer-python "$py" \
+        --endpoint "$root/tests/peers/bedrock_endpoint.py" \
+        --out "$BENCH_OUT/bedrock-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main

@@ -112,6 +112,23 @@ impl Drop for ReadLimitGuard {
     }
 }
 
+/// Plain-text buffers per model connection. ureq's defaults (128 KiB in, 128 KiB out) made
+/// them most of the memory of an in-flight stream (scripts/bench.sh stream: ~225 KiB of heap
+/// per stream); model answers arrive as small chunks and request bodies are streamed through
+/// the buffer whatever their size. The input buffer must hold a whole response head, hence the
+/// matching header limit (a larger head is a clear `LargeResponseHeader` error).
+pub const INPUT_BUFFER_BYTES: usize = 32 * 1024;
+/// See [`INPUT_BUFFER_BYTES`].
+pub const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
+
+/// A config builder with the buffer sizes above, for both providers.
+pub fn config_builder() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .input_buffer_size(INPUT_BUFFER_BYTES)
+        .output_buffer_size(OUTPUT_BUFFER_BYTES)
+        .max_response_header_size(INPUT_BUFFER_BYTES)
+}
+
 /// An agent whose connections honour [`ReadLimit`].
 pub fn agent(config: ureq::config::Config) -> ureq::Agent {
     ureq::Agent::with_parts(

@@ -188,7 +188,7 @@ impl BedrockModel {
         } else {
             "converse"
         };
-        let http_config = ureq::Agent::config_builder()
+        let http_config = transport::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(crate::model::openai::USER_AGENT)

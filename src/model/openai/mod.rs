@@ -145,7 +145,7 @@ impl OpenAiModel {
                 ));
             }
         };
-        let http_config = ureq::Agent::config_builder()
+        let http_config = transport::config_builder()
             // Error statuses are answers we classify, not transport failures.
             .http_status_as_error(false)
             // The openai SDK (httpx) does not follow redirects either; a POST must not turn into a GET.
