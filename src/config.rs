@@ -404,6 +404,7 @@ impl AgentConfig {
                 retry_max_delay: e.duration("MODEL_RETRY_MAX_DELAY", d.retry_max_delay)?,
                 max_response_bytes: e.bytes("MODEL_MAX_RESPONSE_BYTES", d.max_response_bytes)?,
                 proxy: model_proxy(env),
+                message_format: e.parse("MODEL_MESSAGE_FORMAT", d.message_format, |s| s.parse())?,
             })
         };
         let max_cycles = match e.get("MAX_CYCLES") {
@@ -475,6 +476,20 @@ mod agent_config_tests {
         assert_eq!(m.model_id, "m");
         assert_eq!(m.params["max_tokens"].as_u64(), Some(5));
         assert_eq!(c.max_cycles, Some(4));
+        assert_eq!(m.message_format, crate::model::openai::MessageFormat::Strands);
+        let c = AgentConfig::from_env(&env(&[
+            ("OPENAI_API_KEY", "k"),
+            ("MODEL_MESSAGE_FORMAT", "plain"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.model.unwrap().message_format,
+            crate::model::openai::MessageFormat::Plain
+        );
+        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_MESSAGE_FORMAT", "list")]))
+            .unwrap_err();
+        assert_eq!(err.var, "MODEL_MESSAGE_FORMAT");
+        assert!(err.to_string().contains("\"list\""), "{err}");
         let err =
             AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", "[1]")])).unwrap_err();
         assert_eq!(err.var, "MODEL_PARAMS");
