@@ -124,6 +124,20 @@ mod tests {
         assert_eq!(m.base_url, "http://127.0.0.1:9/v1");
         assert_eq!(m.model_id, "m");
         assert_eq!(m.params["max_tokens"].as_u64(), Some(5));
+        assert_eq!(m.message_format, crate::model::openai::MessageFormat::Strands);
+        let c = AgentConfig::from_env(&env(&[
+            ("OPENAI_API_KEY", "k"),
+            ("MODEL_MESSAGE_FORMAT", "plain"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            openai(c).message_format,
+            crate::model::openai::MessageFormat::Plain
+        );
+        let err = AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_MESSAGE_FORMAT", "list")]))
+            .unwrap_err();
+        assert_eq!(err.var, "MODEL_MESSAGE_FORMAT");
+        assert!(err.to_string().contains("\"list\""), "{err}");
         let err =
             AgentConfig::from_env(&env(&[("OPENAI_API_KEY", "k"), ("MODEL_PARAMS", "[1]")])).unwrap_err();
         assert_eq!(err.var, "MODEL_PARAMS");

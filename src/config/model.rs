@@ -176,6 +176,7 @@ fn openai_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<OpenAi
         api_key,
         model_id: e.get("MODEL_ID").unwrap_or(d.model_id),
         params,
+        message_format: e.parse("MODEL_MESSAGE_FORMAT", d.message_format, |s| s.parse())?,
         stream: t.stream,
         connect_timeout: t.connect_timeout,
         first_byte_timeout: t.first_byte_timeout,

@@ -9,6 +9,7 @@ mod faults;
 mod fuzz_regressions;
 mod hostile;
 mod http;
+mod llama;
 mod mcp;
 mod mcp_bound;
 mod model;

@@ -45,6 +45,33 @@ pub struct OpenAiConfig {
     /// The proxy requests go through. Default `None` (direct); the binary takes it from the
     /// environment (`crate::config`).
     pub proxy: Option<ProxyConfig>,
+    /// How message content goes on the wire. Default [`MessageFormat::Strands`].
+    pub message_format: MessageFormat,
+}
+
+/// How message `content` is written in the request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageFormat {
+    /// Strands 1.62 byte for byte: content is always a list of parts, and an assistant message
+    /// with only tool calls has no `content` key.
+    #[default]
+    Strands,
+    /// For servers that validate content as a string (llama-cpp-python's): content made only
+    /// of text parts is one string (the parts joined with `"\n"`), and a tool-call message
+    /// without text gets `"content": ""`. Images and documents keep the list form.
+    Plain,
+}
+
+impl std::str::FromStr for MessageFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "strands" => Ok(MessageFormat::Strands),
+            "plain" => Ok(MessageFormat::Plain),
+            _ => Err("must be strands or plain".into()),
+        }
+    }
 }
 
 impl Default for OpenAiConfig {
@@ -64,6 +91,7 @@ impl Default for OpenAiConfig {
             retry_max_delay: Duration::from_secs(8),
             max_response_bytes: 32 << 20,
             proxy: None,
+            message_format: MessageFormat::Strands,
         }
     }
 }
@@ -91,6 +119,7 @@ impl std::fmt::Debug for OpenAiConfig {
             .field("retry_max_delay", &self.retry_max_delay)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("proxy", &self.proxy)
+            .field("message_format", &self.message_format)
             .finish()
     }
 }

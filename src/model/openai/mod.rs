@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use ureq::Timeout;
 
-pub use self::config::OpenAiConfig;
+pub use self::config::{MessageFormat, OpenAiConfig};
 use self::error::{ErrorDetails, MAX_ERROR_BODY, Secrets, classify, is_retryable_status, retry_after};
 pub use self::proxy::ProxyConfig;
 use self::request::{BodyOptions, build_body};
@@ -187,6 +187,7 @@ impl OpenAiModel {
             model_id: &self.config.model_id,
             params: &self.config.params,
             stream: self.config.stream,
+            format: self.config.message_format,
         };
         build_body(options, request)
     }

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::config::MessageFormat;
 use crate::model::{ModelRequest, ToolChoice};
 use crate::types::ToolSpec;
 use crate::types::{
@@ -33,6 +34,8 @@ pub struct BodyOptions<'a> {
     pub params: &'a Map<String, Value>,
     /// `stream`; when true, `stream_options` is sent too.
     pub stream: bool,
+    /// How message content is written.
+    pub format: MessageFormat,
 }
 
 /// The complete JSON body of one `POST /chat/completions`.
@@ -65,7 +68,11 @@ pub fn build_body(options: BodyOptions<'_>, request: &ModelRequest<'_>) -> Value
     let mut body = Map::new();
     body.insert(
         "messages".into(),
-        Value::Array(format_messages(request.system_prompt, request.messages)),
+        Value::Array(format_messages(
+            request.system_prompt,
+            request.messages,
+            options.format,
+        )),
     );
     body.insert("model".into(), Value::String(options.model_id.to_string()));
     for (key, value) in params {
@@ -88,7 +95,11 @@ pub fn build_body(options: BodyOptions<'_>, request: &ModelRequest<'_>) -> Value
 // ---- messages --------------------------------------------------------------------------------
 
 /// The OpenAI `messages` array: the system prompt, then every message mapped (spec §4.1).
-pub fn format_messages(system_prompt: Option<&str>, messages: &[Message]) -> Vec<Value> {
+pub fn format_messages(
+    system_prompt: Option<&str>,
+    messages: &[Message],
+    format: MessageFormat,
+) -> Vec<Value> {
     let mut out = Vec::with_capacity(messages.len() + 1);
     if let Some(prompt) = system_prompt.filter(|p| !p.is_empty()) {
         out.push(json!({"role": "system", "content": prompt}));
@@ -101,7 +112,7 @@ pub fn format_messages(system_prompt: Option<&str>, messages: &[Message]) -> Vec
         } else {
             message
         };
-        format_message(message, &mut out);
+        format_message(message, format, &mut out);
     }
     out
 }
@@ -151,7 +162,7 @@ fn is_py_blank(s: &str) -> bool {
         .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
-fn format_message(message: &Message, out: &mut Vec<Value>) {
+fn format_message(message: &Message, format: MessageFormat, out: &mut Vec<Value>) {
     let mut contents = Vec::new();
     let mut tool_calls = Vec::new();
     let mut tool_results = Vec::new();
@@ -187,13 +198,35 @@ fn format_message(message: &Message, out: &mut Vec<Value>) {
     }
     let mut formatted = Map::new();
     formatted.insert("role".into(), Value::String(role_name(message.role).into()));
-    if !contents.is_empty() {
-        formatted.insert("content".into(), Value::Array(contents));
+    match format {
+        MessageFormat::Strands if !contents.is_empty() => {
+            formatted.insert("content".into(), Value::Array(contents));
+        }
+        MessageFormat::Strands => {}
+        MessageFormat::Plain => {
+            formatted.insert("content".into(), plain_content(contents));
+        }
     }
     if !tool_calls.is_empty() {
         formatted.insert("tool_calls".into(), Value::Array(tool_calls));
     }
     out.push(Value::Object(formatted));
+}
+
+/// The content of a message in [`MessageFormat::Plain`]: text parts only become one string
+/// (`""` for none, the case of a message with only tool calls); with any media the list stays.
+fn plain_content(contents: Vec<Value>) -> Value {
+    let texts: Option<Vec<&str>> = contents
+        .iter()
+        .map(|part| match part.get("type").and_then(Value::as_str) {
+            Some("text") => part.get("text").and_then(Value::as_str),
+            _ => None,
+        })
+        .collect();
+    match texts {
+        Some(texts) => Value::String(texts.join("\n")),
+        None => Value::Array(contents),
+    }
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -369,6 +402,7 @@ mod tests {
                 model_id: "m",
                 params: &params,
                 stream: true,
+                format: MessageFormat::Strands,
             },
             &request,
         )
@@ -419,6 +453,7 @@ mod tests {
                 model_id: "m",
                 params: &params,
                 stream: false,
+                format: MessageFormat::Strands,
             },
             &request,
         );
@@ -443,7 +478,7 @@ mod tests {
                 }),
             ],
         );
-        let msgs = format_messages(None, &[empty, blank, with_tool]);
+        let msgs = format_messages(None, &[empty, blank, with_tool], MessageFormat::Strands);
         assert_eq!(
             serde_json::to_string(&msgs).unwrap(),
             concat!(
@@ -453,6 +488,99 @@ mod tests {
                 r#""{}","name":"INVALID_TOOL_NAME"},"id":"c1","type":"function"}]}]"#
             )
         );
+    }
+
+    /// A conversation with every shape `MessageFormat` distinguishes: multi-part text, an
+    /// assistant answer, a tool call without text, one with text, its result, and media.
+    fn format_conversation() -> Vec<Message> {
+        let call = |id: &str| {
+            ContentBlock::ToolUse(ToolUse {
+                tool_use_id: id.into(),
+                name: "now".into(),
+                input: json!({"tz": "UTC"}),
+            })
+        };
+        let image = MediaBlock {
+            format: "png".into(),
+            name: None,
+            source: MediaSource::Base64("AAAA".into()),
+        };
+        vec![
+            Message::new(
+                Role::User,
+                vec![ContentBlock::Text("a".into()), ContentBlock::Text("b".into())],
+            ),
+            Message::new(Role::Assistant, vec![ContentBlock::Text("c".into())]),
+            Message::new(Role::Assistant, vec![call("t1")]),
+            Message::new(Role::Assistant, vec![ContentBlock::Text("d".into()), call("t2")]),
+            Message::new(
+                Role::User,
+                vec![ContentBlock::ToolResult(ToolResult::text("t2", "12:00"))],
+            ),
+            Message::new(
+                Role::User,
+                vec![ContentBlock::Text("see".into()), ContentBlock::Image(image)],
+            ),
+        ]
+    }
+
+    const CALL_T1: &str =
+        r#"{"function":{"arguments":"{\"tz\": \"UTC\"}","name":"now"},"id":"t1","type":"function"}"#;
+    const CALL_T2: &str =
+        r#"{"function":{"arguments":"{\"tz\": \"UTC\"}","name":"now"},"id":"t2","type":"function"}"#;
+    const IMAGE_PART: &str = r#"{"image_url":{"detail":"auto","format":"image/png","url":"data:image/png;base64,AAAA"},"type":"image_url"}"#;
+
+    #[test]
+    fn strands_format_keeps_content_lists_and_omits_empty_content() {
+        let msgs = format_messages(Some("sys"), &format_conversation(), MessageFormat::Strands);
+        let expected = [
+            r#"{"role":"system","content":"sys"}"#.to_string(),
+            r#"{"role":"user","content":[{"text":"a","type":"text"},{"text":"b","type":"text"}]}"#.into(),
+            r#"{"role":"assistant","content":[{"text":"c","type":"text"}]}"#.into(),
+            format!(r#"{{"role":"assistant","tool_calls":[{CALL_T1}]}}"#),
+            format!(
+                r#"{{"role":"assistant","content":[{{"text":"d","type":"text"}}],"tool_calls":[{CALL_T2}]}}"#
+            ),
+            r#"{"role":"tool","tool_call_id":"t2","content":"12:00"}"#.into(),
+            format!(r#"{{"role":"user","content":[{{"text":"see","type":"text"}},{IMAGE_PART}]}}"#),
+        ];
+        assert_eq!(
+            serde_json::to_string(&msgs).unwrap(),
+            format!("[{}]", expected.join(","))
+        );
+    }
+
+    #[test]
+    fn plain_format_sends_text_as_strings_and_empty_content_with_tool_calls() {
+        let msgs = format_messages(Some("sys"), &format_conversation(), MessageFormat::Plain);
+        let expected = [
+            r#"{"role":"system","content":"sys"}"#.to_string(),
+            r#"{"role":"user","content":"a\nb"}"#.into(),
+            r#"{"role":"assistant","content":"c"}"#.into(),
+            format!(r#"{{"role":"assistant","content":"","tool_calls":[{CALL_T1}]}}"#),
+            format!(r#"{{"role":"assistant","content":"d","tool_calls":[{CALL_T2}]}}"#),
+            r#"{"role":"tool","tool_call_id":"t2","content":"12:00"}"#.into(),
+            // Media keeps the list form: a string cannot carry it.
+            format!(r#"{{"role":"user","content":[{{"text":"see","type":"text"}},{IMAGE_PART}]}}"#),
+        ];
+        assert_eq!(
+            serde_json::to_string(&msgs).unwrap(),
+            format!("[{}]", expected.join(","))
+        );
+        // Blank assistant text is still normalised first, as in Strands' format.
+        let blank = Message::new(Role::Assistant, vec![]);
+        assert_eq!(
+            format_messages(None, &[blank], MessageFormat::Plain),
+            [json!({"role": "assistant", "content": BLANK_TEXT})]
+        );
+    }
+
+    #[test]
+    fn message_format_parses_and_defaults_to_strands() {
+        assert_eq!(MessageFormat::default(), MessageFormat::Strands);
+        assert_eq!("plain".parse(), Ok(MessageFormat::Plain));
+        assert_eq!("Strands".parse(), Ok(MessageFormat::Strands));
+        assert!("list".parse::<MessageFormat>().is_err());
     }
 
     #[test]
@@ -499,7 +627,7 @@ mod tests {
             Role::User,
             vec![ContentBlock::ToolResult(ToolResult::text("c2", ""))],
         );
-        let msgs = format_messages(None, &[user, only_results]);
+        let msgs = format_messages(None, &[user, only_results], MessageFormat::Strands);
         let expected = json!([
             {"role": "tool", "tool_call_id": "c1", "content": [
                 {"type": "text", "text": format!("a\n{}", crate::pyjson::to_string(&json!({"k": 1})))},
@@ -532,7 +660,7 @@ mod tests {
                 ContentBlock::Image(located),
             ],
         );
-        assert!(format_messages(Some(""), &[m]).is_empty());
+        assert!(format_messages(Some(""), &[m], MessageFormat::Strands).is_empty());
     }
 
     #[test]
