@@ -14,7 +14,7 @@ use crate::agent::invoke::Agent;
 use crate::config::{AgentConfig, redact_url_credentials};
 use crate::model::ModelError;
 use crate::model::openai::OpenAiModel;
-use crate::session::FileSessionStore;
+use crate::session::{FileSessionStore, S3SessionStore, SessionStore};
 use crate::structured::{OutputSchema, SchemaError};
 use crate::tools::mcp::{McpConfig, McpConfigError, McpStartError, McpToolProvider, load_config};
 use crate::tools::{BackgroundStart, ToolError, ToolProvider};
@@ -72,6 +72,8 @@ pub enum StartupError {
     Thread(io::Error),
     /// The background MCP probe failed without saying why (it panicked).
     McpProbe(ToolError),
+    /// `SESSION_STORE` names S3 but no AWS region is configured.
+    SessionStore(crate::aws::RegionError),
 }
 
 impl fmt::Display for StartupError {
@@ -100,6 +102,7 @@ impl fmt::Display for StartupError {
             StartupError::Agent(e) => write!(f, "{e}"),
             StartupError::Thread(e) => write!(f, "cannot start the MCP probe thread: {e}"),
             StartupError::McpProbe(e) => write!(f, "MCP_CONFIG: {e}"),
+            StartupError::SessionStore(e) => write!(f, "SESSION_STORE: {e} (set AWS_REGION)"),
         }
     }
 }
@@ -116,6 +119,7 @@ impl Error for StartupError {
             StartupError::Agent(e) => Some(e),
             StartupError::Thread(e) => Some(e),
             StartupError::McpProbe(e) => Some(e),
+            StartupError::SessionStore(e) => Some(e),
         }
     }
 }
@@ -163,7 +167,16 @@ impl Agent {
         let model_id = model_config.model_id.clone();
         let base_url = model_config.base_url.clone();
         let model = OpenAiModel::new(model_config).map_err(StartupError::Model)?;
-        let store = FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync);
+        let (store, store_location): (Arc<dyn SessionStore>, String) = match &config.session_store {
+            Some(s3) => {
+                let store = S3SessionStore::from_env(s3.clone(), env).map_err(StartupError::SessionStore)?;
+                (Arc::new(store), s3.location())
+            }
+            None => (
+                Arc::new(FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync)),
+                config.session_dir.display().to_string(),
+            ),
+        };
         let mut builder = Agent::builder(Arc::new(model))
             .window_size(config.window_size)
             .max_cycles(config.max_cycles)
@@ -192,7 +205,7 @@ impl Agent {
         crate::logging::info("agent ready")
             .str("model", &model_id)
             .str("baseUrl", &redact_url_credentials(&base_url))
-            .str("sessionDir", &config.session_dir.display().to_string())
+            .str("sessionStore", &store_location)
             .emit();
         Ok(Some((agent, startup)))
     }

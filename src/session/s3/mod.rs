@@ -1,11 +1,11 @@
-//! The S3 store: Strands 1.62's `S3SessionManager` layout and bytes (see [`layout`]), so a
+//! The S3 store: Strands 1.62's `S3SessionManager` layout and bytes, so a
 //! session written here continues in Python Strands pointed at the same bucket and back.
 //!
 //! Objects are the file store's files, byte for byte (`json.dumps(indent=2, ensure_ascii=False)`,
 //! `Content-Type: application/json`). Writes are conditional so that two replicas can never
 //! both write one message or overwrite each other's `agent.json`: messages with
 //! `If-None-Match: *`, `agent.json` with `If-Match` on the ETag read or written last; the loser
-//! gets [`SessionErrorKind::Conflict`](crate::session::SessionErrorKind::Conflict) and nothing
+//! gets [`crate::session::SessionErrorKind::Conflict`] and nothing
 //! of the winner's is touched. Each write is acknowledged by S3 before the turn goes on, so an
 //! acknowledged turn is on S3 before its answer goes out, and a failure mid-turn leaves whole
 //! objects only: the session stays loadable.
