@@ -11,6 +11,7 @@ mod http;
 mod mcp;
 mod mcp_bound;
 mod model;
+mod s3;
 mod session;
 mod structured;
 mod support;
