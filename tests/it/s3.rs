@@ -16,7 +16,8 @@ use agentcore_rt::session::{AgentSnapshot, S3Config, S3SessionStore, SessionErro
 use agentcore_rt::types::Message;
 use serde_json::{Value, json};
 
-use crate::support::server::request;
+use crate::support::mock_openai::{MockOpenAi, Reply};
+use crate::support::server::{Binary, post_json, request};
 use crate::support::{TempDir, repo_root};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -282,5 +283,103 @@ fn two_writers_of_one_message_index_one_wins_nothing_is_lost() {
             text(&opened.restored.unwrap().messages),
             text(std::slice::from_ref(x))
         );
+    }
+}
+
+fn binary_env<'a>(peer_endpoint: &'a str, model: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("OPENAI_BASE_URL", model),
+        ("OPENAI_API_KEY", "sk-s3-test"),
+        ("SESSION_STORE", store),
+        ("AWS_ENDPOINT_URL_S3", peer_endpoint),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+}
+
+fn invoke(bin: &Binary, query: &str, session: &str) -> crate::support::server::Resp {
+    post_json(
+        bin.addr,
+        "/invocations",
+        &json!({"query": query, "session_id": session}).to_string(),
+    )
+}
+
+#[test]
+fn the_binary_keeps_sessions_in_s3_that_strands_continues_and_back() {
+    let peer = S3Peer::start();
+    peer.bucket("bin");
+    let model = MockOpenAi::start();
+    model.push_all([
+        Reply::text("first answer"),
+        Reply::text("second answer"),
+        Reply::text("third"),
+    ]);
+    let endpoint = peer.endpoint();
+    let base_url = model.base_url();
+    let bin = Binary::start(&binary_env(&endpoint, &base_url, "s3://bin/runtime/"));
+    for q in ["one", "two"] {
+        let r = invoke(&bin, q, "shared-session");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let more = json!([
+        {"role": "user", "content": [{"text": "from strands"}]},
+        {"role": "assistant", "content": [{"text": "strands answer"}]}
+    ]);
+    let theirs = strands(&peer, "bin", "runtime", "shared-session", 20, &more);
+    let texts: Vec<&str> = theirs["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "first answer", "two", "second answer"]);
+
+    let r = invoke(&bin, "three", "shared-session");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let last = model.requests().pop().unwrap().body_text();
+    for said in ["one", "second answer", "from strands", "strands answer", "three"] {
+        assert!(
+            last.contains(said),
+            "{said:?} missing from the model request: {last}"
+        );
+    }
+    let theirs = strands(&peer, "bin", "runtime", "shared-session", 20, &json!([]));
+    assert_eq!(theirs["messages"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn an_unreachable_store_is_a_503_naming_it_and_bad_settings_stop_start_up() {
+    let peer = S3Peer::start();
+    peer.bucket("gone");
+    let model = MockOpenAi::start();
+    model.set_default(Reply::text("ok"));
+    let endpoint = peer.endpoint();
+    let base_url = model.base_url();
+    let bin = Binary::start(&binary_env(&endpoint, &base_url, "s3://gone"));
+    assert_eq!(invoke(&bin, "hi", "s").status, 200);
+    drop(peer);
+    let r = invoke(&bin, "again", "s");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("S3 session store") && text.contains("s3://gone/"),
+        "{text}"
+    );
+    assert!(!text.contains("testing"), "{text}");
+
+    for (var, value) in [
+        ("SESSION_STORE", "gs://x"),
+        ("AWS_ENDPOINT_URL_S3", "localhost:9"),
+        ("S3_FORCE_PATH_STYLE", "maybe"),
+    ] {
+        let mut env = binary_env("http://127.0.0.1:9", &base_url, "s3://bkt");
+        env.retain(|(k, _)| *k != var);
+        env.push((var, value));
+        let (out, err) = Binary::try_start(&env).err().expect("start-up must fail");
+        assert!(format!("{out}{err}").contains(var), "{var}: {out}{err}");
     }
 }
