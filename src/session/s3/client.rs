@@ -204,10 +204,16 @@ impl S3Client {
         };
         let headers = [("content-type", "application/json"), condition];
         let (answer, attempts) = self.call("PUT", &self.object_url(key), &headers, body)?;
+        let conflict = || {
+            answer
+                .code()
+                .is_some_and(|(code, _)| code == "ConditionalRequestConflict")
+        };
         let etag = match answer.status {
             200 => Some(answer.etag),
-            // 409 ConditionalRequestConflict: a concurrent conditional write on the key won.
-            412 | 409 => None,
+            412 => None,
+            // A concurrent conditional write on the key is in progress and wins.
+            409 if conflict() => None,
             _ => return Err(answer.error("PUT", attempts)),
         };
         Ok(Put { etag, attempts })
@@ -371,7 +377,8 @@ impl S3Client {
                 .read_to_vec()
                 .map_err(|e| AttemptError::Transport(format!("reading the answer: {}", describe(&e))))?
         };
-        if status == 403 && body.windows(12).any(|w| w == b"ExpiredToken") {
+        // S3 answers 400 (or 403) ExpiredToken; the retry then signs with fresh credentials.
+        if status >= 400 && body.windows(12).any(|w| w == b"ExpiredToken") {
             self.credentials.invalidate();
         }
         Ok(Answer { status, etag, body })
