@@ -383,3 +383,54 @@ fn an_unreachable_store_is_a_503_naming_it_and_bad_settings_stop_start_up() {
         assert!(format!("{out}{err}").contains(var), "{var}: {out}{err}");
     }
 }
+
+#[test]
+fn past_a_thousand_keys_with_a_trimmed_window_both_restore_the_same_tail() {
+    let peer = S3Peer::start();
+    peer.bucket("many");
+    let store = peer.store("many", "p");
+    let mut snapshot = AgentSnapshot::new(json!({}), SlidingWindow::new(20).state());
+    let mut opened = store.open("long", "default", WAIT, &snapshot).unwrap();
+    let said = |i: usize| -> Message {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        serde_json::from_value(json!({"role": role, "content": [{"text": format!("m{i}")}]})).unwrap()
+    };
+    for i in 0..1004 {
+        opened.writer.append_message(&said(i)).unwrap();
+    }
+    // The window dropped all but the last 4 (as SlidingWindow records it).
+    snapshot.conversation_manager_state["removed_message_count"] = json!(1000);
+    opened.writer.sync_agent(&snapshot).unwrap();
+    drop(opened);
+    let tail: Vec<Message> = (1000..1004).map(said).collect();
+
+    // A replica that never saw it: ListObjectsV2 twice (1,000 keys a page), then 4 GETs.
+    let other = peer.store("many", "p");
+    peer.requests();
+    let mut opened = other.open("long", "default", WAIT, &snapshot).unwrap();
+    assert_eq!(text(&opened.restored.as_ref().unwrap().messages), text(&tail));
+    let counts = peer.requests();
+    assert_eq!(counts["LIST"], json!(2), "{counts}");
+    // The next index comes from the whole listing, not from the window.
+    opened.writer.append_message(&said(1004)).unwrap();
+    drop(opened);
+    assert!(
+        peer.object(
+            "many",
+            "p/session_long/agents/agent_default/messages/message_1004.json"
+        )
+        .is_some()
+    );
+
+    let theirs = strands(&peer, "many", "p", "long", 20, &json!([]));
+    let mut expected = tail;
+    expected.push(said(1004));
+    assert_eq!(
+        serde_json::to_string(&theirs["messages"]).unwrap(),
+        text(&expected)
+    );
+    assert_eq!(
+        theirs["conversation_manager_state"]["removed_message_count"],
+        json!(1000)
+    );
+}
