@@ -392,7 +392,7 @@ fn past_a_thousand_keys_with_a_trimmed_window_both_restore_the_same_tail() {
     let mut snapshot = AgentSnapshot::new(json!({}), SlidingWindow::new(20).state());
     let mut opened = store.open("long", "default", WAIT, &snapshot).unwrap();
     let said = |i: usize| -> Message {
-        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        let role = if i.is_multiple_of(2) { "user" } else { "assistant" };
         serde_json::from_value(json!({"role": role, "content": [{"text": format!("m{i}")}]})).unwrap()
     };
     for i in 0..1004 {
