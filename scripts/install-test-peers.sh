@@ -56,6 +56,13 @@ if ! $llama_only; then
   fi
   .venv-strands/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-strands.txt
 
+  # moto's S3 server (tests/peers/s3_server.py) for the S3 session store, in its own venv: its
+  # boto3/botocore pins must not move Strands'.
+  if [ ! -x .venv-s3/bin/python ]; then
+    python3 -m venv .venv-s3
+  fi
+  .venv-s3/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-s3.txt
+
   if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
     (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
   fi
@@ -109,5 +116,5 @@ fi
 if $llama_only; then
   echo "llama peers ready: $root/.venv-llama, $root/$model"
 else
-  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
+  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
 fi

@@ -16,7 +16,7 @@ use crate::config::{AgentConfig, ModelConfig, redact_url_credentials};
 use crate::model::bedrock::{AwsSigner, BedrockModel, SignRequest};
 use crate::model::openai::OpenAiModel;
 use crate::model::{ChatModel, ModelError};
-use crate::session::FileSessionStore;
+use crate::session::{FileSessionStore, S3SessionStore, SessionStore};
 use crate::structured::{OutputSchema, SchemaError};
 use crate::tools::mcp::{McpConfig, McpConfigError, McpStartError, McpToolProvider, load_config};
 use crate::tools::{BackgroundStart, ToolError, ToolProvider};
@@ -76,6 +76,8 @@ pub enum StartupError {
     Thread(io::Error),
     /// The background MCP probe failed without saying why (it panicked).
     McpProbe(ToolError),
+    /// `SESSION_STORE` names S3 but no AWS region is configured.
+    SessionStore(crate::aws::RegionError),
 }
 
 impl fmt::Display for StartupError {
@@ -104,6 +106,7 @@ impl fmt::Display for StartupError {
             StartupError::Agent(e) => write!(f, "{e}"),
             StartupError::Thread(e) => write!(f, "cannot start the MCP probe thread: {e}"),
             StartupError::McpProbe(e) => write!(f, "MCP_CONFIG: {e}"),
+            StartupError::SessionStore(e) => write!(f, "SESSION_STORE: {e} (set AWS_REGION)"),
         }
     }
 }
@@ -120,6 +123,7 @@ impl Error for StartupError {
             StartupError::Agent(e) => Some(e),
             StartupError::Thread(e) => Some(e),
             StartupError::McpProbe(e) => Some(e),
+            StartupError::SessionStore(e) => Some(e),
         }
     }
 }
@@ -170,7 +174,16 @@ impl Agent {
             return Ok(None);
         };
         let (model, endpoint) = build_model(model_config, env, config.provider.defaulted)?;
-        let store = FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync);
+        let (store, store_location): (Arc<dyn SessionStore>, String) = match &config.session_store {
+            Some(s3) => {
+                let store = S3SessionStore::from_env(s3.clone(), env).map_err(StartupError::SessionStore)?;
+                (Arc::new(store), s3.location())
+            }
+            None => (
+                Arc::new(FileSessionStore::new(&config.session_dir).with_fsync(config.session_fsync)),
+                config.session_dir.display().to_string(),
+            ),
+        };
         let mut builder = Agent::builder(model)
             .window_size(config.window_size)
             .max_cycles(config.max_cycles)
@@ -203,9 +216,7 @@ impl Agent {
             ModelConfig::OpenAi(_) => ready.str("baseUrl", &endpoint),
             ModelConfig::Bedrock(c) => ready.str("region", &c.region).str("endpoint", &endpoint),
         };
-        ready
-            .str("sessionDir", &config.session_dir.display().to_string())
-            .emit();
+        ready.str("sessionStore", &store_location).emit();
         Ok(Some((agent, startup)))
     }
 }

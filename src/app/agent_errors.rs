@@ -9,7 +9,9 @@
 //! | `InvalidInput` | 400 | `ValueError` |
 //! | `Session`, invalid session/agent id | 400 | `ValueError` |
 //! | `Session`, lock not acquired in time (another invocation of the session runs) | 409 | `ConcurrencyException` |
-//! | `Session`, anything else (I/O, corrupt file, symlink) | 500 | `SessionException` |
+//! | `Session`, a conditional write lost to another replica (S3 store) | 409 | `ConcurrencyException` |
+//! | `Session`, the S3 store throttled, failing (5xx) or unreachable, after retries | 503 | `SessionException` |
+//! | `Session`, anything else (I/O, corrupt file, symlink, S3 refusing) | 500 | `SessionException` |
 //! | `Model`, provider error status, transport, invalid response | 502 | `ModelError` |
 //! | `Model`, throttled | 502 | `ModelThrottledException` |
 //! | `Model`, timeout | 504 | `ModelError` |
@@ -46,7 +48,12 @@ pub fn status_and_type(e: &AgentError) -> (u16, &'static str) {
         AgentError::InvalidInput { .. } => (400, "ValueError"),
         AgentError::Session(e) => match e.kind {
             SessionErrorKind::InvalidId { .. } => (400, "ValueError"),
-            SessionErrorKind::LockTimeout { .. } => (409, "ConcurrencyException"),
+            SessionErrorKind::LockTimeout { .. } | SessionErrorKind::Conflict { .. } => {
+                (409, "ConcurrencyException")
+            }
+            SessionErrorKind::Backend {
+                unavailable: true, ..
+            } => (503, "SessionException"),
             _ => (500, "SessionException"),
         },
         AgentError::Model(e) => match e {
@@ -118,6 +125,31 @@ mod tests {
                 "ConcurrencyException",
             ),
             (session(SessionErrorKind::SymlinkRefused), 500, "SessionException"),
+            (
+                session(SessionErrorKind::Conflict { detail: "x".into() }),
+                409,
+                "ConcurrencyException",
+            ),
+            (
+                session(SessionErrorKind::Backend {
+                    store: "S3",
+                    detail: "PUT failed: 503 SlowDown after 4 attempts".into(),
+                    status: Some(503),
+                    unavailable: true,
+                }),
+                503,
+                "SessionException",
+            ),
+            (
+                session(SessionErrorKind::Backend {
+                    store: "S3",
+                    detail: "GET failed: 403 AccessDenied".into(),
+                    status: Some(403),
+                    unavailable: false,
+                }),
+                500,
+                "SessionException",
+            ),
             (
                 AgentError::Model(ModelError::Provider {
                     status: 500,

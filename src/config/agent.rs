@@ -18,6 +18,9 @@ pub struct AgentConfig {
     pub system_prompt: Option<String>,
     /// `SESSION_DIR` (default `/tmp/strands/sessions`, the seed's).
     pub session_dir: std::path::PathBuf,
+    /// `SESSION_STORE=s3://bucket/prefix` (with `AWS_ENDPOINT_URL_S3`, `S3_FORCE_PATH_STYLE`):
+    /// sessions in S3 instead of under `session_dir`; `None` (the file store) by default.
+    pub session_store: Option<crate::session::S3Config>,
     /// `SESSION_FSYNC` (default true): flush session writes to disk before they count as done.
     pub session_fsync: bool,
     /// `WINDOW_SIZE` (default 20).
@@ -52,6 +55,11 @@ impl AgentConfig {
             session_dir: e
                 .get("SESSION_DIR")
                 .map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
+            session_store: crate::session::S3Config::from_env(env).map_err(|e| ConfigError {
+                var: e.var.into(),
+                value: Some(e.value),
+                reason: e.reason,
+            })?,
             session_fsync: e.flag("SESSION_FSYNC", true)?,
             window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
             max_cycles,

@@ -69,6 +69,23 @@ pub enum SessionErrorKind {
     /// `session_<id>/` exists with agent data but without `session.json` (Strands refuses such a
     /// session too). An empty leftover directory is taken over instead.
     MissingSessionRecord,
+    /// A remote store (S3) refused a call or could not be reached, retries included.
+    Backend {
+        /// `"S3"`.
+        store: &'static str,
+        /// The call and its answer: `PUT failed: 403 AccessDenied (Access Denied)`.
+        detail: String,
+        /// The HTTP status of the last answer, when there was one.
+        status: Option<u16>,
+        /// Throttling, 5xx or transport trouble: trying later may work.
+        unavailable: bool,
+    },
+    /// A conditional write lost to another writer of the session (another replica): the object
+    /// was created or replaced after we read. Nothing of ours was written over it.
+    Conflict {
+        /// What was being written.
+        detail: String,
+    },
 }
 
 impl SessionErrorKind {
@@ -114,6 +131,21 @@ impl PartialEq for SessionErrorKind {
             }
             (K::LockTimeout { waited }, K::LockTimeout { waited: w }) => waited == w,
             (
+                K::Backend {
+                    store,
+                    detail,
+                    status,
+                    unavailable,
+                },
+                K::Backend {
+                    store: s,
+                    detail: d,
+                    status: st,
+                    unavailable: u,
+                },
+            ) => store == s && detail == d && status == st && unavailable == u,
+            (K::Conflict { detail }, K::Conflict { detail: d }) => detail == d,
+            (
                 K::ManagerMismatch { expected, found },
                 K::ManagerMismatch {
                     expected: e,
@@ -158,6 +190,10 @@ impl fmt::Display for SessionErrorKind {
             }
             SessionErrorKind::MissingSessionRecord => {
                 f.write_str("session directory exists with agent data but without session.json")
+            }
+            SessionErrorKind::Backend { store, detail, .. } => write!(f, "{store} session store: {detail}"),
+            SessionErrorKind::Conflict { detail } => {
+                write!(f, "another writer changed the session: {detail}")
             }
         }
     }

@@ -12,7 +12,8 @@
 //!
 //! This module knows nothing about HTTP or models. [`SessionStore`] is what the agent loop asks
 //! of a store; [`FileSessionStore`] (the layout above) and
-//! [`MemorySessionStore`] implement it. Besides them: the error type, the id rules, and the
+//! [`MemorySessionStore`] implement it, and [`S3SessionStore`] (Strands' `S3SessionManager`
+//! layout in a bucket). Besides them: the error type, the id rules, and the
 //! records exchanged with the agent ([`AgentSnapshot`], [`RestoredAgent`]).
 
 mod error;
@@ -20,6 +21,7 @@ pub(crate) mod file;
 mod id;
 mod memory;
 mod record;
+pub mod s3;
 mod store;
 
 pub use error::{Cause, SessionError, SessionErrorKind};
@@ -27,4 +29,5 @@ pub use file::{AgentSession, FileSessionStore, SessionLock};
 pub use id::{DEFAULT_AGENT_ID, validate_agent_id, validate_session_id};
 pub use memory::MemorySessionStore;
 pub use record::{AgentSnapshot, RestoredAgent};
+pub use s3::{S3Config, S3SessionStore};
 pub use store::{OpenedSession, SessionStore, SessionWriter};

@@ -13,6 +13,7 @@ mod llama;
 mod mcp;
 mod mcp_bound;
 mod model;
+mod s3;
 mod session;
 mod sigv4;
 mod structured;

@@ -9,18 +9,18 @@ use crate::types::Message;
 
 /// Deeper JSON than this in a session file is treated as corrupt: parsing it would recurse that
 /// deep (serde_json runs with `unbounded_depth`). Strands' messages nest about 10 levels.
-pub(super) const MAX_JSON_DEPTH: usize = 512;
+pub(in crate::session) const MAX_JSON_DEPTH: usize = 512;
 
 /// Why a file's contents were refused: the text a [`SessionErrorKind::Corrupt`] shows, and the
 /// decoder's error behind it when there is one.
 #[derive(Debug)]
-pub(super) struct Invalid {
+pub(in crate::session) struct Invalid {
     detail: String,
     cause: Option<Cause>,
 }
 
 impl Invalid {
-    pub(super) fn new(detail: impl Into<String>) -> Self {
+    pub(in crate::session) fn new(detail: impl Into<String>) -> Self {
         Invalid {
             detail: detail.into(),
             cause: None,
@@ -34,7 +34,7 @@ impl Invalid {
         }
     }
 
-    pub(super) fn into_kind(self) -> SessionErrorKind {
+    pub(in crate::session) fn into_kind(self) -> SessionErrorKind {
         SessionErrorKind::Corrupt {
             detail: self.detail,
             cause: self.cause,
@@ -43,12 +43,12 @@ impl Invalid {
 }
 
 /// Now, as Python's `datetime.now(timezone.utc).isoformat()` writes it (Strands' timestamps).
-pub(super) fn now_iso() -> String {
+pub(in crate::session) fn now_iso() -> String {
     crate::clock::Civil::now().iso_micros_utc()
 }
 
 /// The record of `message_<N>.json`, as Strands writes it (timestamps are both `now`).
-pub(super) fn message_record(message: &Message, index: u64, now: &str) -> Result<Value, Invalid> {
+pub(in crate::session) fn message_record(message: &Message, index: u64, now: &str) -> Result<Value, Invalid> {
     let message = serde_json::to_value(message).map_err(|e| Invalid::by(e.to_string(), e))?;
     // The record adds one level.
     readable_depth(&message, MAX_JSON_DEPTH - 1, "message")?;
@@ -62,7 +62,7 @@ pub(super) fn message_record(message: &Message, index: u64, now: &str) -> Result
 }
 
 /// The message a record restores to: `redact_message` when set, else `message`.
-pub(super) fn message_from_record(record: &Value) -> Result<Message, Invalid> {
+pub(in crate::session) fn message_from_record(record: &Value) -> Result<Message, Invalid> {
     let message = match record.get("redact_message") {
         Some(redacted) if !redacted.is_null() => redacted,
         _ => record
@@ -99,7 +99,7 @@ pub fn decode_message_file(bytes: &[u8]) -> Result<Message, String> {
 }
 
 /// A session file's bytes as JSON: UTF-8, then nesting, then the parser.
-pub(super) fn parse_json_bytes(bytes: Vec<u8>) -> Result<Value, Invalid> {
+pub(in crate::session) fn parse_json_bytes(bytes: Vec<u8>) -> Result<Value, Invalid> {
     let text = String::from_utf8(bytes).map_err(|e| Invalid::by(format!("not UTF-8: {e}"), e))?;
     parse_json_text(&text)
 }
@@ -117,7 +117,7 @@ fn parse_json_text(text: &str) -> Result<Value, Invalid> {
 }
 
 /// Refuses to write what reading would refuse as too deep.
-pub(super) fn readable_depth(value: &Value, max: usize, what: &str) -> Result<(), Invalid> {
+pub(in crate::session) fn readable_depth(value: &Value, max: usize, what: &str) -> Result<(), Invalid> {
     if depth(value) > max {
         Err(Invalid::new(format!(
             "{what} nested deeper than {max} levels: its file could not be read back"

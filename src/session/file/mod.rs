@@ -21,7 +21,7 @@
 //! - `created_at` of `agent.json` is remembered from the restore instead of re-read on each write.
 
 mod agent;
-mod codec;
+pub(in crate::session) mod codec;
 mod fs;
 
 use std::fs::{DirBuilder, File, read_dir};
