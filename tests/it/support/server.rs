@@ -13,6 +13,8 @@ pub struct Binary {
     child: Option<Child>,
     pub addr: SocketAddr,
     lines: Arc<Mutex<Vec<String>>>,
+    /// Set once the stdout reader saw end of file: after an exit, the last lines are in `lines`.
+    stdout_done: Arc<std::sync::atomic::AtomicBool>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -43,14 +45,17 @@ impl Binary {
         let mut child = cmd.spawn().expect("spawn agentcore-rt");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let lines = Arc::clone(&lines);
+            let done = Arc::clone(&stdout_done);
             let out = child.stdout.take().unwrap();
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines() {
                     let Ok(line) = line else { break };
                     lines.lock().unwrap().push(line);
                 }
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
             });
         }
         {
@@ -73,6 +78,7 @@ impl Binary {
                     child: Some(child),
                     addr,
                     lines,
+                    stdout_done,
                     stderr,
                 });
             }
@@ -148,6 +154,13 @@ impl Binary {
         let child = self.child.as_mut()?;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
+                // The process is gone but its last lines may still be in the pipe: wait for the
+                // reader to reach end of file (bounded: a grandchild may hold stdout open).
+                let drained = Instant::now() + Duration::from_secs(2);
+                while !self.stdout_done.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < drained
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return Some(status);
             }
             if Instant::now() > deadline {
