@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod region;
 pub mod sigv4;
+pub(crate) mod xml;
 
 pub use credentials::{
     Credentials, CredentialsError, DefaultCredentialsChain, ProvideCredentials, StaticCredentials,

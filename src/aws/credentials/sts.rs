@@ -1,11 +1,12 @@
 //! STS `AssumeRole` (SigV4-signed) and `AssumeRoleWithWebIdentity` (unsigned): the query API,
-//! a form POST answered in XML. The XML is read by a small extractor rather than an XML crate:
-//! the answers are flat, fixed documents and we need four leaf elements of one of them.
+//! a form POST answered in XML, read with `crate::aws::xml` (the answers are flat, fixed
+//! documents and we need four leaf elements of one of them).
 
 use std::time::SystemTime;
 
 use super::{Credentials, Env, http, parse_timestamp};
 use crate::aws::sigv4::{SignableRequest, sign};
+use crate::aws::xml::{element, strip_comments, unescape};
 
 const VERSION: &str = "2011-06-15";
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
@@ -206,81 +207,6 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Comments removed; a DOCTYPE refused (no entity declarations to expand, ever).
-fn strip_comments(xml: &str) -> Result<String, String> {
-    if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
-        return Err("the answer declares a DOCTYPE".into());
-    }
-    let mut out = String::with_capacity(xml.len());
-    let mut rest = xml;
-    while let Some(start) = rest.find("<!--") {
-        out.push_str(&rest[..start]);
-        let end = rest[start + 4..]
-            .find("-->")
-            .ok_or("an unterminated comment in the answer")?;
-        rest = &rest[start + 4 + end + 3..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// The content of the first `<name ...>...</name>` in `xml` (no namespace prefix, as STS
-/// writes them). `<nameX>` is not `<name>`; a self-closing `<name/>` has no content.
-pub(super) fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}");
-    let close = format!("</{name}>");
-    let mut from = 0;
-    while let Some(i) = xml[from..].find(&open) {
-        let after = from + i + open.len();
-        let next = xml[after..].chars().next()?;
-        if next == '>' || next == '/' || next.is_ascii_whitespace() {
-            let gt = after + xml[after..].find('>')?;
-            if xml[..gt].ends_with('/') {
-                return Some("");
-            }
-            let body = &xml[gt + 1..];
-            let end = body.find(&close)?;
-            return Some(&body[..end]);
-        }
-        from = after;
-    }
-    None
-}
-
-/// XML text with the five predefined entities and character references decoded; `None` for
-/// markup inside (a nested element or CDATA where text was expected).
-pub(super) fn unescape(s: &str) -> Option<String> {
-    if s.contains('<') {
-        return None;
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let semi = rest[amp..].find(';')? + amp;
-        let entity = &rest[amp + 1..semi];
-        let ch = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(hex) = entity.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()?
-                } else {
-                    entity.strip_prefix('#')?.parse().ok()?
-                };
-                char::from_u32(code)?
-            }
-        };
-        out.push(ch);
-        rest = &rest[semi + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,25 +258,6 @@ mod tests {
         assert!(parse_credentials("").is_err());
         let bad_time = ANSWER.replace("2014-10-24T23:00:23Z", "tomorrow");
         assert!(parse_credentials(&bad_time).unwrap_err().contains("timestamp"));
-    }
-
-    #[test]
-    fn elements_match_whole_names() {
-        let xml = "<CredentialsX>no</CredentialsX><Credentials a=\"1\">yes</Credentials>";
-        assert_eq!(element(xml, "Credentials"), Some("yes"));
-        assert_eq!(element("<A/><A>x</A>", "A"), Some(""));
-        assert_eq!(element("<A>x", "A"), None);
-    }
-
-    #[test]
-    fn entities() {
-        assert_eq!(
-            unescape("a&lt;b&gt;&amp;&quot;&apos;&#65;&#x42;").unwrap(),
-            "a<b>&\"'AB"
-        );
-        assert_eq!(unescape("&bogus;"), None);
-        assert_eq!(unescape("&amp"), None);
-        assert_eq!(unescape("&#xD800;"), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The little XML S3 answers in: a ListObjectsV2 page (keys, truncation, continuation token)
 //! and an error document (`<Error><Code>`, `<Message>`). Not a general parser: S3 documents are
 //! flat element trees without attributes we need, comments, or CDATA, so finding `<Name>text</Name>`
-//! pairs and decoding entities is enough; anything else in them is skipped.
+//! pairs and decoding entities (`crate::aws::xml`, shared with STS) is enough; anything else in
+//! them is skipped.
 
 /// One ListObjectsV2 page.
 #[derive(Debug, Default, PartialEq)]
@@ -39,45 +40,7 @@ pub(super) fn error_code(doc: &str) -> Option<(String, Option<String>)> {
 
 /// The decoded text of the first `<name>...</name>` in `doc` (`<name/>` is empty text).
 fn element(doc: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    if let Some(start) = doc.find(&open) {
-        let body = &doc[start + open.len()..];
-        let end = body.find(&format!("</{name}>"))?;
-        return unescape(&body[..end]);
-    }
-    doc.contains(&format!("<{name}/>")).then(String::new)
-}
-
-/// XML's five entities and numeric character references; `None` on a malformed one.
-fn unescape(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let tail = &rest[amp + 1..];
-        let semi = tail.find(';')?;
-        let entity = &tail[..semi];
-        let c = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(hex) = entity.strip_prefix("#x").or_else(|| entity.strip_prefix("#X"))
-                {
-                    u32::from_str_radix(hex, 16).ok()?
-                } else {
-                    entity.strip_prefix('#')?.parse().ok()?
-                };
-                char::from_u32(code)?
-            }
-        };
-        out.push(c);
-        rest = &tail[semi + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
+    crate::aws::xml::element(doc, name).and_then(crate::aws::xml::unescape)
 }
 
 #[cfg(test)]
