@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::session::error::SessionErrorKind;
 use crate::types::Message;
 
 /// What `agent.json` records about an agent besides its messages.
@@ -75,6 +76,78 @@ impl RestoredAgent {
             state: self.state.clone(),
             conversation_manager_state: self.conversation_manager_state.clone(),
             internal_state,
+        }
+    }
+}
+
+/// `agent.json`'s fields, checked the same way by every store.
+pub(in crate::session) struct StoredAgent {
+    pub(in crate::session) state: Value,
+    pub(in crate::session) manager_state: Value,
+    pub(in crate::session) internal_state: Option<Value>,
+    /// `conversation_manager_state.removed_message_count`: messages before the window.
+    pub(in crate::session) removed: u64,
+    pub(in crate::session) created_at: Option<String>,
+}
+
+impl StoredAgent {
+    /// Checks a parsed `agent.json`: `state` and `conversation_manager_state` present, the
+    /// manager the one `initial` names (a session written with another window type is refused),
+    /// a non-negative `removed_message_count`. The error is the kind; the store adds where.
+    pub(in crate::session) fn check(
+        stored: &Value,
+        initial: &AgentSnapshot,
+    ) -> Result<StoredAgent, SessionErrorKind> {
+        let field = |name: &str| {
+            stored
+                .get(name)
+                .cloned()
+                .ok_or_else(|| SessionErrorKind::corrupt(format!("agent.json has no {name:?}")))
+        };
+        let state = field("state")?;
+        let manager_state = field("conversation_manager_state")?;
+        let found = manager_state
+            .get("__name__")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(expected) = initial
+            .conversation_manager_state
+            .get("__name__")
+            .and_then(Value::as_str)
+            && found != expected
+        {
+            return Err(SessionErrorKind::ManagerMismatch {
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        }
+        let removed = manager_state
+            .get("removed_message_count")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                SessionErrorKind::corrupt(
+                    "conversation_manager_state.removed_message_count is not a non-negative integer",
+                )
+            })?;
+        Ok(StoredAgent {
+            state,
+            manager_state,
+            internal_state: stored.get("_internal_state").cloned(),
+            removed,
+            created_at: stored
+                .get("created_at")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    /// The agent with these fields and `messages`.
+    pub(in crate::session) fn into_restored(self, messages: Vec<Message>) -> RestoredAgent {
+        RestoredAgent {
+            messages,
+            state: self.state,
+            conversation_manager_state: self.manager_state,
+            internal_state: self.internal_state,
         }
     }
 }

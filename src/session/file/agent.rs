@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::codec::{MAX_JSON_DEPTH, message_from_record, message_record, now_iso, readable_depth};
 use super::fs::{Fail, Replace, ensure_dir, is_dir, lstat, message_files, read_json, write_json};
-use crate::session::error::{SessionError, SessionErrorKind};
-use crate::session::record::{AgentSnapshot, RestoredAgent};
+use crate::session::error::SessionError;
+use crate::session::record::{AgentSnapshot, RestoredAgent, StoredAgent};
 use crate::types::Message;
 
 /// How many message files each session's `messages/` directory holds, for the sessions this
@@ -108,7 +108,7 @@ impl AgentSession {
     ///
     /// A new agent gets its directories and an `agent.json` from `initial` right away, as Strands
     /// writes one when the Agent is constructed. An existing one must have been stored by the
-    /// same conversation-manager class as `initial`'s `__name__` ([`SessionErrorKind::ManagerMismatch`]
+    /// same conversation-manager class as `initial`'s `__name__` ([`crate::session::SessionErrorKind::ManagerMismatch`]
     /// otherwise); its messages are the `message_<N>.json` files sorted by N, minus the first
     /// `removed_message_count`, each replaced by its `redact_message` when set, as stored: repairing
     /// broken tool pairs is the agent's job (`agent::conversation::fix_broken_tool_pairs`).
@@ -168,46 +168,8 @@ impl AgentSession {
             return Ok(None);
         };
 
-        let field = |key: &str| {
-            stored
-                .get(key)
-                .cloned()
-                .ok_or_else(|| Fail::corrupt(&agent_file, format!("agent.json has no {key:?}")))
-        };
-        let state = field("state")?;
-        let manager_state = field("conversation_manager_state")?;
-        let found = manager_state
-            .get("__name__")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if let Some(expected) = initial
-            .conversation_manager_state
-            .get("__name__")
-            .and_then(Value::as_str)
-            && found != expected
-        {
-            return Err(Fail::at(
-                &agent_file,
-                SessionErrorKind::ManagerMismatch {
-                    expected: expected.to_string(),
-                    found: found.to_string(),
-                },
-            ));
-        }
-        let removed = manager_state
-            .get("removed_message_count")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| {
-                Fail::corrupt(
-                    &agent_file,
-                    "conversation_manager_state.removed_message_count is not a non-negative integer",
-                )
-            })?;
-        let internal_state = stored.get("_internal_state").cloned();
-        self.created_at = stored
-            .get("created_at")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let stored = StoredAgent::check(&stored, initial).map_err(|kind| Fail::at(&agent_file, kind))?;
+        self.created_at = stored.created_at.clone();
 
         if !is_dir(&self.messages_dir)? {
             return Err(Fail::corrupt(
@@ -215,7 +177,7 @@ impl AgentSession {
                 "the agent's messages directory is missing",
             ));
         }
-        let skip = usize::try_from(removed).unwrap_or(usize::MAX);
+        let skip = usize::try_from(stored.removed).unwrap_or(usize::MAX);
         let messages = match self.read_messages_after(skip) {
             // A file gone from the remembered range (removed by hand): list the directory.
             Err(fail) if fail.is_not_found() && self.counts.get(&self.messages_dir).is_some() => {
@@ -224,12 +186,7 @@ impl AgentSession {
             }
             other => other?,
         };
-        Ok(Some(RestoredAgent {
-            messages,
-            state,
-            conversation_manager_state: manager_state,
-            internal_state,
-        }))
+        Ok(Some(stored.into_restored(messages)))
     }
 
     /// Reads the messages after the first `skip` files and sets the next index.

@@ -26,7 +26,7 @@ use crate::session::error::{SessionError, SessionErrorKind};
 use crate::session::file::codec::{
     Invalid, MAX_JSON_DEPTH, message_from_record, message_record, now_iso, parse_json_bytes, readable_depth,
 };
-use crate::session::record::{AgentSnapshot, RestoredAgent};
+use crate::session::record::{AgentSnapshot, RestoredAgent, StoredAgent};
 use crate::types::Message;
 
 /// Sessions whose record is remembered; past it the memory is dropped (it is only a cache).
@@ -312,53 +312,11 @@ impl S3AgentSession {
     }
 
     /// What `agent.json` says, checked as the file store checks it.
-    fn interpret(&mut self, stored: &Value, initial: &AgentSnapshot) -> Result<Stored, Fail> {
-        let key = &self.keys.agent_record;
-        let field = |name: &str| {
-            stored
-                .get(name)
-                .cloned()
-                .ok_or_else(|| Fail::corrupt(key, format!("agent.json has no {name:?}")))
-        };
-        let state = field("state")?;
-        let manager_state = field("conversation_manager_state")?;
-        let found = manager_state
-            .get("__name__")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if let Some(expected) = initial
-            .conversation_manager_state
-            .get("__name__")
-            .and_then(Value::as_str)
-            && found != expected
-        {
-            return Err(Fail::at(
-                key,
-                SessionErrorKind::ManagerMismatch {
-                    expected: expected.to_string(),
-                    found: found.to_string(),
-                },
-            ));
-        }
-        let removed = manager_state
-            .get("removed_message_count")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| {
-                Fail::corrupt(
-                    key,
-                    "conversation_manager_state.removed_message_count is not a non-negative integer",
-                )
-            })?;
-        self.created_at = stored
-            .get("created_at")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        Ok(Stored {
-            state,
-            manager_state,
-            internal_state: stored.get("_internal_state").cloned(),
-            removed,
-        })
+    fn interpret(&mut self, stored: &Value, initial: &AgentSnapshot) -> Result<StoredAgent, Fail> {
+        let stored =
+            StoredAgent::check(stored, initial).map_err(|kind| Fail::at(&self.keys.agent_record, kind))?;
+        self.created_at = stored.created_at.clone();
+        Ok(stored)
     }
 
     /// The messages at `indices`, in order, read up to [`PARALLEL_READS`] at a time. One listed
@@ -552,25 +510,6 @@ impl Drop for S3AgentSession {
             && self.remember
         {
             self.remembered.put(self.id(), record);
-        }
-    }
-}
-
-/// `agent.json`'s fields, checked.
-struct Stored {
-    state: Value,
-    manager_state: Value,
-    internal_state: Option<Value>,
-    removed: u64,
-}
-
-impl Stored {
-    fn into_restored(self, messages: Vec<Message>) -> RestoredAgent {
-        RestoredAgent {
-            messages,
-            state: self.state,
-            conversation_manager_state: self.manager_state,
-            internal_state: self.internal_state,
         }
     }
 }
