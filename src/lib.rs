@@ -30,6 +30,7 @@
 //!   ([`ChatModel`], OpenAI-compatible), tools ([`Tool`], MCP servers), session stores
 //!   ([`SessionStore`], Strands' file layout or memory), structured output;
 //! - [`types`]: the domain types all of them share (messages, content blocks, [`CancelToken`]);
+//! - [`telemetry`]: OpenTelemetry spans and where they are exported;
 //! - [`logging`] and private leaves (Python-exact JSON, SSE parsing, clocks, ids).
 #![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used)]
@@ -41,8 +42,10 @@ pub mod aws;
 pub mod config;
 pub mod logging;
 pub mod model;
+pub mod protocols;
 pub mod session;
 pub mod structured;
+pub mod telemetry;
 pub mod tools;
 pub mod types;
 
