@@ -1,7 +1,7 @@
 //! Traces: spans as OpenTelemetry models them, and where finished spans go.
 //!
 //! A leaf: it knows nothing of agents, models or HTTP. The layers above create spans through a
-//! [`Tracer`] (what Strands' tracer emits: `invoke_agent`, `execute_event_loop_cycle`, `chat`,
+//! `Tracer` (what Strands' tracer emits: `invoke_agent`, `execute_event_loop_cycle`, `chat`,
 //! `execute_tool`, and our HTTP server span), and a finished span is handed to the tracer's
 //! [`SpanSink`]: the OTLP batch exporter, or the console exporter. With nothing configured
 //! there is no sink and spans cost nothing.
