@@ -17,22 +17,41 @@ const HELP: &str = "\
 agentcore-rt: an AWS Bedrock AgentCore-compatible agent runtime
 
 USAGE:
-    agentcore-rt [serve]      serve POST /invocations, GET /ping and /ws (default)
-    agentcore-rt healthcheck  GET /ping on 127.0.0.1:$PORT; exit 0 when healthy
-    agentcore-rt --help       this text
-    agentcore-rt --version    the version
+    agentcore-rt [serve] [--protocol P]  serve the agent (default); GET /ping on every protocol
+    agentcore-rt healthcheck [--protocol P]
+                                         GET /ping on 127.0.0.1:<the port>; exit 0 when healthy
+    agentcore-rt --help                  this text
+    agentcore-rt --version               the version
+
+PROTOCOLS (--protocol or PROTOCOL; the flag wins):
+    http   POST /invocations, /ws on port 8080 (default)
+    mcp    an MCP server: Streamable HTTP on POST /mcp, port 8000
+    a2a    an A2A agent: JSON-RPC 2.0 on /, port 9000 (A2A_PORT overrides it, PORT does not)
+    agui   AG-UI events on /invocations and /ws, port 8080
 
 Configuration is read from the environment; see the README for every variable:
   OPENAI_API_KEY, OPENAI_BASE_URL, MODEL_ID, MODEL_PARAMS, SYSTEM_PROMPT, SESSION_DIR,
-  WINDOW_SIZE, MAX_CYCLES, STRUCTURED_OUTPUT_SCHEMA, MCP_CONFIG, PORT, HOST,
-  WORKER_THREADS, MAX_BODY_BYTES, ...
+  WINDOW_SIZE, MAX_CYCLES, STRUCTURED_OUTPUT_SCHEMA, MCP_CONFIG, PROTOCOL, PORT, A2A_PORT,
+  HOST, WORKER_THREADS, MAX_BODY_BYTES, ...
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let protocol = match take_protocol(&mut args) {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("agentcore-rt: {why}\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+    // `--protocol` is PROTOCOL given on the command line: it wins over the environment's.
+    let env = move |name: &str| match (&protocol, name) {
+        (Some(p), "PROTOCOL") => Some(p.clone()),
+        _ => std::env::var(name).ok(),
+    };
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] | ["serve"] => serve(),
-        ["healthcheck"] => healthcheck(),
+        [] | ["serve"] => serve(&env),
+        ["healthcheck"] => healthcheck(&env),
         ["-h" | "--help" | "help"] => {
             print!("{HELP}");
             ExitCode::SUCCESS
@@ -48,8 +67,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+/// Removes `--protocol P` / `--protocol=P` from `args` and returns `P` (checked later, with
+/// the rest of the configuration, so that its error names the variable).
+fn take_protocol(args: &mut Vec<String>) -> Result<Option<String>, String> {
+    let mut found = None;
+    let mut i = 0;
+    while i < args.len() {
+        if let Some(value) = args[i].strip_prefix("--protocol=") {
+            found = Some(value.to_string());
+            args.remove(i);
+        } else if args[i] == "--protocol" {
+            if i + 1 >= args.len() {
+                return Err("--protocol needs a value (http, mcp, a2a or agui)".into());
+            }
+            found = Some(args.remove(i + 1));
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    Ok(found)
 }
 
 /// A start-up failure: logged, printed, and the process exits with 2.
@@ -89,7 +126,7 @@ impl std::fmt::Display for Message {
 
 impl Error for Message {}
 
-fn serve() -> ExitCode {
+fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     // The library only emits through the `log` facade; the binary is what writes JSON lines.
     // Installed at `info` first so an invalid LOG_LEVEL is itself logged.
     if let Err(e) = log::JsonLogger::new().install(Some(log::Level::Info)) {
@@ -105,17 +142,17 @@ fn serve() -> ExitCode {
         Some(Ok(level)) => log::set_min_level(level),
         Some(Err(why)) => return startup_error(&Message(format!("invalid LOG_LEVEL: {why}"))),
     }
-    let config = match ServerConfig::from_env(&env_var) {
+    let config = match ServerConfig::from_env(env_var) {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };
-    let agent_config = match AgentConfig::from_env(&env_var) {
+    let agent_config = match AgentConfig::from_env(env_var) {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };
     // MCP servers are probed in the background: the port listens (and /ping answers) at once,
     // invocations wait for the tools, and a probe that fails still stops the process.
-    let (agent, startup) = match Agent::from_config_in_background(&agent_config, &env_var) {
+    let (agent, startup) = match Agent::from_config_in_background(&agent_config, env_var) {
         Ok(Some((agent, startup))) => (Some(Arc::new(agent)), startup),
         Ok(None) => (None, None),
         Err(e) => return startup_error(&e),
@@ -173,8 +210,8 @@ fn install_panic_logger() {
 }
 
 /// The scratch image's HEALTHCHECK: there is no shell or wget in it, so the binary asks itself.
-fn healthcheck() -> ExitCode {
-    let port = match ServerConfig::from_env(&env_var) {
+fn healthcheck(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
+    let port = match ServerConfig::from_env(env_var) {
         Ok(c) => c.addr.port(),
         Err(e) => {
             eprintln!("healthcheck: {e}");

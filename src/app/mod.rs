@@ -49,7 +49,7 @@ pub use output::{IntoOutput, Output, Response, StreamFn};
 pub use tasks::{PingStatus, TaskGuard, Tasks};
 pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 
-use crate::config::ServerConfig;
+use crate::config::{Protocol, ServerConfig};
 use crate::error::Error;
 use entrypoint::EntrypointFn;
 
@@ -203,6 +203,22 @@ impl App {
     /// ```
     pub fn config(&mut self, config: ServerConfig) -> &mut App {
         self.config = config;
+        self
+    }
+
+    /// Chooses the container protocol [`App::bind`] serves (the same as setting
+    /// [`ServerConfig::protocol`]); the HTTP contract by default. See [`crate::protocols`].
+    ///
+    /// ```
+    /// use agentcore_rt::App;
+    /// use agentcore_rt::config::Protocol;
+    ///
+    /// let mut app = App::new();
+    /// app.protocol(Protocol::Mcp);
+    /// assert_eq!(app.server_config().protocol, Protocol::Mcp);
+    /// ```
+    pub fn protocol(&mut self, protocol: Protocol) -> &mut App {
+        self.config.protocol = protocol;
         self
     }
 

@@ -11,7 +11,10 @@ use std::time::Duration;
 /// Limits and timeouts of the HTTP server. `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Address to listen on (`HOST`, `PORT`; default `0.0.0.0:8080`).
+    /// The container protocol served (`PROTOCOL` or `--protocol`; default `http`).
+    pub protocol: Protocol,
+    /// Address to listen on (`HOST`, and `PORT`, or `A2A_PORT` for A2A; default `0.0.0.0` and
+    /// the protocol's port: 8080, 8000 for MCP, 9000 for A2A).
     pub addr: SocketAddr,
     /// OS threads that run handlers (`WORKER_THREADS`, default 64). Each invocation holds one
     /// for its whole duration (model calls take seconds), so size it to the concurrent
@@ -58,7 +61,8 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            protocol: Protocol::Http,
+            addr: SocketAddr::from(([0, 0, 0, 0], Protocol::Http.default_port())),
             worker_threads: 64,
             max_invocations: 256,
             max_websockets: 256,
@@ -88,10 +92,12 @@ impl ServerConfig {
         let host: IpAddr = e.parse("HOST", d.addr.ip(), |s| {
             s.parse().map_err(|_| "not an IP address".into())
         })?;
-        let port: u16 = e.parse("PORT", d.addr.port(), |s| {
+        let protocol = e.parse("PROTOCOL", d.protocol, |s| s.parse())?;
+        let port: u16 = e.parse(protocol.port_var(), protocol.default_port(), |s| {
             s.parse().map_err(|_| "not a port number (0-65535)".into())
         })?;
         let config = ServerConfig {
+            protocol,
             addr: SocketAddr::new(host, port),
             worker_threads: e.count("WORKER_THREADS", d.worker_threads, 1, 4096)?,
             max_invocations: e.count("MAX_CONCURRENT_INVOCATIONS", d.max_invocations, 1, 1_000_000)?,
@@ -317,6 +323,34 @@ mod tests {
     }
 
     #[test]
+    fn each_protocol_has_its_port_and_port_variable() {
+        let port = |pairs: &[(&str, &str)]| {
+            let c = ServerConfig::from_env(&env(pairs)).unwrap();
+            (c.protocol, c.addr.port())
+        };
+        assert_eq!(port(&[]), (Protocol::Http, 8080));
+        assert_eq!(port(&[("PROTOCOL", "mcp")]), (Protocol::Mcp, 8000));
+        assert_eq!(port(&[("PROTOCOL", "MCP"), ("PORT", "9")]), (Protocol::Mcp, 9));
+        assert_eq!(
+            port(&[("PROTOCOL", "a2a"), ("PORT", "8080")]),
+            (Protocol::A2a, 9000)
+        );
+        assert_eq!(
+            port(&[("PROTOCOL", "A2A"), ("A2A_PORT", "9100")]),
+            (Protocol::A2a, 9100)
+        );
+        assert_eq!(
+            port(&[("PROTOCOL", "agui"), ("A2A_PORT", "1")]),
+            (Protocol::Agui, 8080)
+        );
+        let err = ServerConfig::from_env(&env(&[("PROTOCOL", "grpc")])).unwrap_err();
+        assert_eq!(err.var, "PROTOCOL");
+        assert!(err.to_string().contains("http, mcp, a2a or agui"), "{err}");
+        let err = ServerConfig::from_env(&env(&[("PROTOCOL", "a2a"), ("A2A_PORT", "x")])).unwrap_err();
+        assert_eq!(err.var, "A2A_PORT");
+    }
+
+    #[test]
     fn sizes_and_durations() {
         assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
         assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
@@ -328,6 +362,8 @@ mod tests {
 
 mod agent;
 mod model;
+mod protocol;
 
 pub use agent::AgentConfig;
 pub use model::{ModelConfig, PROXY_VARS, ProviderChoice, model_proxy, provider_choice};
+pub use protocol::Protocol;

@@ -15,7 +15,7 @@ use super::idle::IdleReaper;
 use super::service::Service;
 use super::shared::Shared;
 use crate::app::App;
-use crate::config::ServerConfig;
+use crate::config::{Protocol, ServerConfig};
 
 /// Coroutine stack size in machine words (may counts words): 32 Ki words = 256 KiB. The
 /// measured worst case on a connection coroutine is ~60 KiB (serde at depth 127, which we no
@@ -111,8 +111,8 @@ impl Server {
 }
 
 impl App {
-    /// Binds `addr` (port 0 picks a free port) and starts serving the AgentCore contract in
-    /// the background. Of the addresses `addr` resolves to, the first that can be bound is used.
+    /// Binds `addr` (port 0 picks a free port) and starts serving the app's protocol
+    /// ([`ServerConfig::protocol`], the AgentCore HTTP contract by default) in the background. Of the addresses `addr` resolves to, the first that can be bound is used.
     ///
     /// Refuses an address already in use. (may's own `bind` sets `SO_REUSEPORT`, which lets a
     /// second instance bind the same port silently and share its traffic; we bind with std,
@@ -121,7 +121,8 @@ impl App {
     /// This lives in `http`, not `app`: running an App is the wire's job.
     pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
         let config = self.server_config().clone();
-        start(Box::new(AgentCore::new(Arc::new(self))), config, addr)
+        let service = mount(self)?;
+        start(service, config, addr)
     }
 
     /// Serves on `addr` until SIGTERM/SIGINT, then drains and returns. See [`App::bind`].
@@ -130,6 +131,18 @@ impl App {
         server.shutdown_on_signals()?;
         server.wait();
         Ok(())
+    }
+}
+
+/// The listener's [`Service`] for the app's protocol. Every protocol's service answers `/ping`
+/// on its own port, as AgentCore health-checks each of them there.
+fn mount(app: App) -> io::Result<Box<dyn Service>> {
+    match app.server_config().protocol {
+        Protocol::Http => Ok(Box::new(AgentCore::new(Arc::new(app)))),
+        other => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("protocol {other} is not built yet (use http)"),
+        )),
     }
 }
 
