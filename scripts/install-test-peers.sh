@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the integration tests talk to: system tools (busybox for the
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
-# websockets), Strands 1.62 in .venv-strands, npm MCP servers (tests/peers/node_modules), and a
+# websockets), Strands 1.62 in .venv-strands, the AG-UI references in .venv-agui, npm MCP
+# servers and @ag-ui/client (tests/peers/node_modules), and a
 # real local model server: llama-cpp-python's OpenAI server and mcp-server-time in .venv-llama,
 # SmolLM2-135M-Instruct in .models/ (tests/it/llama.rs, scripts/demo.sh).
 # `--llama-only` installs just the last part (what scripts/demo.sh needs).
@@ -63,7 +64,15 @@ if ! $llama_only; then
   fi
   .venv-s3/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-s3.txt
 
-  if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
+  # The AG-UI references (ag-ui-protocol's models, bedrock-agentcore's AGUIApp): their own
+  # venv, as bedrock-agentcore pins its own boto3/starlette.
+  if [ ! -x .venv-agui/bin/python ]; then
+    python3 -m venv .venv-agui
+  fi
+  .venv-agui/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-agui.txt
+
+  if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ] ||
+     [ ! -d tests/peers/node_modules/@ag-ui/client ]; then
     (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
   fi
 fi
@@ -116,5 +125,5 @@ fi
 if $llama_only; then
   echo "llama peers ready: $root/.venv-llama, $root/$model"
 else
-  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
+  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-s3, $root/.venv-agui, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
 fi

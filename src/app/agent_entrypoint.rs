@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
 use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
+use crate::config::EventFormat;
 use crate::error::Error;
 use crate::pyjson;
 use crate::types::CancelToken;
@@ -37,6 +38,9 @@ pub use crate::agent::NO_MODEL_MESSAGE;
 
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
+///
+/// With [`ServerConfig::event_format`](crate::config::ServerConfig::event_format) `agui`, the
+/// routes speak AG-UI instead ([`crate::protocols::agui::install`]).
 ///
 /// Reads the app's settings as they are now (`/ws` messages nest at most
 /// [`ServerConfig::max_json_depth`](crate::config::ServerConfig::max_json_depth) levels, as
@@ -51,6 +55,9 @@ pub use crate::agent::NO_MODEL_MESSAGE;
 /// assert!(app.has_websocket());
 /// ```
 pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
+    if app.server_config().event_format == EventFormat::Agui {
+        return crate::protocols::agui::install(app, agent);
+    }
     let entry_agent = agent.clone();
     app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;

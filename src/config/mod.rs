@@ -13,6 +13,9 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// The container protocol served (`PROTOCOL` or `--protocol`; default `http`).
     pub protocol: Protocol,
+    /// The events `/invocations` and `/ws` speak (`EVENT_FORMAT`: `native`, the default, or
+    /// `agui`; `PROTOCOL=agui` implies `agui` and refuses `native`).
+    pub event_format: EventFormat,
     /// Address to listen on (`HOST`, and `PORT`, or `A2A_PORT` for A2A; default `0.0.0.0` and
     /// the protocol's port: 8080, 8000 for MCP, 9000 for A2A).
     pub addr: SocketAddr,
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             protocol: Protocol::Http,
+            event_format: EventFormat::Native,
             addr: SocketAddr::from(([0, 0, 0, 0], Protocol::Http.default_port())),
             worker_threads: 64,
             max_invocations: 256,
@@ -93,11 +97,25 @@ impl ServerConfig {
             s.parse().map_err(|_| "not an IP address".into())
         })?;
         let protocol = e.parse("PROTOCOL", d.protocol, |s| s.parse())?;
+        // AG-UI is the HTTP contract's routes carrying AG-UI events: PROTOCOL=agui is that
+        // format, and asking for the native one beside it is a contradiction, not a choice.
+        let format_default = match protocol {
+            Protocol::Agui => EventFormat::Agui,
+            _ => d.event_format,
+        };
+        let event_format = e.parse("EVENT_FORMAT", format_default, |s| {
+            let format: EventFormat = s.parse()?;
+            if protocol == Protocol::Agui && format != EventFormat::Agui {
+                return Err("PROTOCOL=agui serves AG-UI events only (unset EVENT_FORMAT or set agui)".into());
+            }
+            Ok(format)
+        })?;
         let port: u16 = e.parse(protocol.port_var(), protocol.default_port(), |s| {
             s.parse().map_err(|_| "not a port number (0-65535)".into())
         })?;
         let config = ServerConfig {
             protocol,
+            event_format,
             addr: SocketAddr::new(host, port),
             worker_threads: e.count("WORKER_THREADS", d.worker_threads, 1, 4096)?,
             max_invocations: e.count("MAX_CONCURRENT_INVOCATIONS", d.max_invocations, 1, 1_000_000)?,
@@ -351,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn event_format_follows_protocol_unless_set() {
+        let format = |pairs: &[(&str, &str)]| ServerConfig::from_env(&env(pairs)).map(|c| c.event_format);
+        assert_eq!(format(&[]), Ok(EventFormat::Native));
+        assert_eq!(format(&[("EVENT_FORMAT", "agui")]), Ok(EventFormat::Agui));
+        assert_eq!(format(&[("EVENT_FORMAT", "Native")]), Ok(EventFormat::Native));
+        assert_eq!(format(&[("PROTOCOL", "agui")]), Ok(EventFormat::Agui));
+        assert_eq!(
+            format(&[("PROTOCOL", "agui"), ("EVENT_FORMAT", "AGUI")]),
+            Ok(EventFormat::Agui)
+        );
+        let err = format(&[("PROTOCOL", "agui"), ("EVENT_FORMAT", "native")]).unwrap_err();
+        assert_eq!(err.var, "EVENT_FORMAT");
+        let err = format(&[("EVENT_FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("native or agui"), "{err}");
+    }
+
+    #[test]
     fn sizes_and_durations() {
         assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
         assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
@@ -361,9 +396,11 @@ mod tests {
 }
 
 mod agent;
+mod event_format;
 mod model;
 mod protocol;
 
 pub use agent::AgentConfig;
+pub use event_format::EventFormat;
 pub use model::{ModelConfig, PROXY_VARS, ProviderChoice, model_proxy, provider_choice};
 pub use protocol::Protocol;

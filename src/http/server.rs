@@ -138,7 +138,9 @@ impl App {
 /// on its own port, as AgentCore health-checks each of them there.
 fn mount(app: App) -> io::Result<Box<dyn Service>> {
     match app.server_config().protocol {
-        Protocol::Http => Ok(Box::new(AgentCore::new(Arc::new(app)))),
+        // AG-UI is the HTTP contract's routes carrying AG-UI events; the handler the app was
+        // given (agent_entrypoint reads ServerConfig::event_format) speaks them.
+        Protocol::Http | Protocol::Agui => Ok(Box::new(AgentCore::new(Arc::new(app)))),
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("protocol {other} is not built yet (use http)"),

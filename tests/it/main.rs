@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step); a module per area.
 
 mod agent;
+mod agui;
 mod aws;
 mod bedrock;
 mod contract;
