@@ -444,3 +444,80 @@ fn ag_ui_clients_http_agent_consumes_two_runs() {
         "user, call, result, answer, then the new question"
     );
 }
+
+/// Runs bedrock-agentcore's AGUIApp (tests/peers/agui_reference.py) on the same requests.
+fn reference(asks: &Value) -> Value {
+    let mut child = Command::new(agui_python())
+        .arg(repo_root().join("tests/peers/agui_reference.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(asks.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "AGUIApp reference failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn bad_input_is_answered_as_agui_app_answers_it() {
+    let rig = rig(&[("PROTOCOL", "agui")]);
+    let bodies = [
+        "{",
+        "",
+        "[1]",
+        "\"a string\"",
+        r#"{"runId": "r", "messages": []}"#,
+        r#"{"threadId": "t", "runId": "r", "messages": [{"id": "1", "role": "wizard", "content": "x"}]}"#,
+        r#"{"threadId": "t", "runId": "r", "messages": [{"id": "1", "role": "user"}]}"#,
+        r#"{"threadId": ["t"], "runId": "r", "messages": []}"#,
+    ];
+    let theirs = reference(
+        &json!({"http": bodies, "ws": ["{", r#"{"threadId": "t", "runId": "r", "messages": []}"#]}),
+    );
+    for (body, reference) in bodies.iter().zip(theirs["http"].as_array().unwrap()) {
+        let ours = post_json(rig.bin.addr, "/invocations", body);
+        let their_body: Value = serde_json::from_str(reference["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (ours.status, ours.header("content-type"), &ours.json()["error"]),
+            (
+                reference["status"].as_u64().unwrap() as u16,
+                reference["content_type"].as_str(),
+                &their_body["error"]
+            ),
+            "{body:?}: ours {} theirs {}",
+            ours.text(),
+            reference["body"]
+        );
+        assert!(
+            ours.json()["details"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body:?}"
+        );
+    }
+    // /ws: a first message that is not JSON closes 1003 "Invalid JSON" on both; a run's events
+    // come one per message, SSE-framed, then a normal close.
+    let not_json = client("ws", &rig, "{", json!({}));
+    let their_ws = theirs["ws"].as_array().unwrap();
+    assert_eq!(
+        (&not_json["close_code"], &not_json["close_reason"]),
+        (&their_ws[0]["close_code"], &their_ws[0]["close_reason"])
+    );
+    let their_run = their_ws[1]["events"].as_array().unwrap();
+    assert!(
+        their_run.iter().all(|m| m
+            .as_str()
+            .is_some_and(|t| t.starts_with("data: {") && t.ends_with("}\n\n"))),
+        "AGUIApp's ws framing: {their_run:?}"
+    );
+    assert_eq!(their_ws[1]["close_code"], 1000);
+}

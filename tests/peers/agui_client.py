@@ -122,7 +122,11 @@ def run_ws(url, body, headers):
         ws.send(body)
         try:
             while True:
-                check(ws.recv(timeout=60), out["events"], out["problems"])
+                text = ws.recv(timeout=60)
+                # AGUIApp sends each event SSE-encoded by its EventEncoder: data: <json>\n\n.
+                if not (text.startswith("data: ") and text.endswith("\n\n")):
+                    out["problems"].append(f"not framed as AGUIApp frames ws events: {text!r}")
+                check(text[len("data: "):].rstrip("\n"), out["events"], out["problems"])
         except ConnectionClosed:
             pass
         except TimeoutError:

@@ -1,7 +1,10 @@
 //! AG-UI on the HTTP contract's routes (`EVENT_FORMAT=agui`, `PROTOCOL=agui`), as
 //! bedrock-agentcore 1.25's `AGUIApp` serves it: `POST /invocations` takes a `RunAgentInput`
 //! and answers a stream of AG-UI events over SSE; `/ws` takes one `RunAgentInput` as its first
-//! text message, sends the same events one per message, and closes.
+//! text message, sends the same events one per message, and closes. Each `/ws` message is
+//! framed as the SSE event would be (`data: <json>\n\n`): `AGUIApp` encodes its WebSocket
+//! messages with the same `EventEncoder` as its SSE stream, and clients written against it
+//! strip that prefix.
 //!
 //! - A body that is not JSON: 400 `{"error": "Invalid JSON", "details"}`; not a
 //!   `RunAgentInput`: 400 `{"error": "Invalid RunAgentInput", "details"}` (the stream has not
@@ -110,7 +113,7 @@ fn run(
 }
 
 /// `/ws`: the first text message is the `RunAgentInput`; the run's events go back one per
-/// message, then the connection closes (1000), as `AGUIApp` serves it.
+/// message (SSE-framed, as `AGUIApp` sends them), then the connection closes (1000).
 fn serve_websocket(
     agent: Option<&Agent>,
     max_json_depth: usize,
@@ -159,9 +162,11 @@ fn serve_websocket(
     {
         let mut events = WsEvents(ws);
         let mut sink = EventSink::new(&mut events, cancel.clone());
+        // Each message is the event as AGUIApp sends it over /ws: its EventEncoder's SSE
+        // encoding (`data: <json>` and a blank line), one event per message.
         let mut send = |event: Value| {
-            sink.send_serialized(events::to_json_text(&event).into_bytes())
-                .is_ok()
+            let framed = format!("data: {}\n\n", events::to_json_text(&event));
+            sink.send_serialized(framed.into_bytes()).is_ok()
         };
         run(agent, &input, &session_id, &cancel, &mut send);
     }
