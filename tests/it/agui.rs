@@ -117,6 +117,17 @@ fn types(out: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The event types with each run of repeated `*_CONTENT` deltas as one.
+fn collapse(kinds: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for k in kinds {
+        if !(k.ends_with("_CONTENT") && out.last() == Some(&k.as_str())) {
+            out.push(k);
+        }
+    }
+    out
+}
+
 fn no_problems(out: &Value) {
     assert_eq!(
         out["problems"],
@@ -153,12 +164,7 @@ fn a_run_with_an_mcp_tool_call_is_valid_ag_ui() {
     assert_eq!(out["content_type"], "text/event-stream; charset=utf-8");
     no_problems(&out);
     let kinds = types(&out);
-    let collapsed: Vec<&str> = kinds.iter().map(String::as_str).fold(Vec::new(), |mut v, k| {
-        if v.last() != Some(&k) || k != "TEXT_MESSAGE_CONTENT" {
-            v.push(k);
-        }
-        v
-    });
+    let collapsed = collapse(&kinds);
     assert_eq!(
         collapsed,
         [
@@ -520,4 +526,59 @@ fn bad_input_is_answered_as_agui_app_answers_it() {
         "AGUIApp's ws framing: {their_run:?}"
     );
     assert_eq!(their_ws[1]["close_code"], 1000);
+}
+
+#[test]
+fn reasoning_usage_and_structured_output_are_valid_ag_ui() {
+    let schema_dir = TempDir::new("agui-schema");
+    let schema = schema_dir.path().join("answer.json");
+    std::fs::write(
+        &schema,
+        json!({"title": "Answer", "description": "The answer.", "type": "object",
+               "properties": {"answer": {"type": "string"}}, "required": ["answer"]})
+        .to_string(),
+    )
+    .unwrap();
+    let rig = rig(&[
+        ("EVENT_FORMAT", "agui"),
+        ("STRUCTURED_OUTPUT_SCHEMA", schema.to_str().unwrap()),
+    ]);
+    rig.mock.push(
+        Reply::tool_call("call_answer", "Answer", json!({"answer": "Paris"}))
+            .with_reasoning("The capital of France is Paris.")
+            .with_usage(11, 7),
+    );
+    let out = client(
+        "sse",
+        &rig,
+        &input("t-so", "r-so", "Capital of France?").to_string(),
+        json!({}),
+    );
+    no_problems(&out);
+    let kinds = types(&out);
+    assert_eq!(
+        collapse(&kinds),
+        [
+            "RUN_STARTED",
+            "REASONING_START",
+            "REASONING_MESSAGE_START",
+            "REASONING_MESSAGE_CONTENT",
+            "REASONING_MESSAGE_END",
+            "REASONING_END",
+            // The structured-output tool is a tool call, as Strands runs it.
+            "TOOL_CALL_START",
+            "TOOL_CALL_ARGS",
+            "TOOL_CALL_END",
+            "TOOL_CALL_RESULT",
+            "RUN_FINISHED"
+        ],
+        "{kinds:?}"
+    );
+    let finished = out["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(finished["type"], "RUN_FINISHED", "{kinds:?}");
+    assert_eq!(finished["result"], json!({"answer": "Paris"}));
+    assert_eq!(
+        finished["usage"],
+        json!([{"inputTokens": 11, "outputTokens": 7, "totalTokens": 18, "cachedInputTokens": 0}])
+    );
 }

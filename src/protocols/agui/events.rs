@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::agent::{AgentEvent, AgentResult};
-use crate::types::{ToolResult, ToolResultContent};
+use crate::types::{ToolResult, ToolResultContent, Usage};
 
 /// The protocol version RUN_STARTED declares: the one ag-ui-protocol 1.0's models were
 /// generated from (`ag_ui.core.PROTOCOL_VERSION`).
@@ -160,18 +160,24 @@ impl RunEvents {
     /// Closes the open message, then `RUN_FINISHED` with the outcome `success`, the run's
     /// token usage and, when a structured-output schema is set, its object as `result`.
     pub fn finish(&mut self, result: &AgentResult) -> Vec<Value> {
+        let usage = (result.model_calls > 0).then_some(&result.usage);
+        self.finish_with(result.structured_output.as_ref(), usage)
+    }
+
+    /// [`finish`](RunEvents::finish) for a handler of one's own: `RUN_FINISHED` with `result`
+    /// and `usage` when given.
+    pub fn finish_with(&mut self, result: Option<&Value>, usage: Option<&Usage>) -> Vec<Value> {
         let mut out = Vec::new();
         self.close(&mut out);
         let mut fields = vec![
             ("threadId", Value::from(self.thread_id.as_str())),
             ("runId", self.run_id.as_str().into()),
         ];
-        if let Some(structured) = &result.structured_output {
-            fields.push(("result", structured.clone()));
+        if let Some(result) = result {
+            fields.push(("result", result.clone()));
         }
         fields.push(("outcome", json!({"type": "success"})));
-        if result.model_calls > 0 {
-            let u = &result.usage;
+        if let Some(u) = usage {
             let mut usage = Map::new();
             usage.insert("inputTokens".into(), u.input_tokens.into());
             usage.insert("outputTokens".into(), u.output_tokens.into());

@@ -15,6 +15,37 @@
 //!   [`input::parse`]); `state` comes back as `STATE_SNAPSHOT`; `tools`, `context`,
 //!   `forwardedProps` and `resume` are checked and not used: the agent runs its own tools.
 //! - A failure once the stream is open is `RUN_ERROR` (`message`, `code`: the error's type).
+//!
+//! [`install`] puts the built-in [`Agent`] behind the routes; a handler of one's own speaks
+//! AG-UI with [`input::parse`] and [`RunEvents`]:
+//!
+//! ```
+//! use agentcore_rt::app::Output;
+//! use agentcore_rt::protocols::agui::{RunEvents, events, input};
+//! use agentcore_rt::{AgentEvent, App, Error, RequestContext};
+//! use serde_json::{Value, json};
+//!
+//! let mut app = App::new();
+//! app.entrypoint(|payload: Value, _ctx: &RequestContext| {
+//!     let run = input::parse(&payload)
+//!         .map_err(|e| Error::bad_request("Invalid RunAgentInput").with_details(e.to_string()))?;
+//!     Ok::<_, Error>(Output::stream(move |sink| {
+//!         let mut events_of_run = RunEvents::new(&run.thread_id, &run.run_id);
+//!         let mut all = events_of_run.start(run.state.as_ref());
+//!         all.extend(events_of_run.on_event(&AgentEvent::TextDelta("You said: ")));
+//!         all.extend(events_of_run.on_event(&AgentEvent::TextDelta(&run.prompt)));
+//!         all.extend(events_of_run.finish_with(None, None));
+//!         for event in all {
+//!             sink.send_serialized(events::to_json_text(&event).into_bytes())?;
+//!         }
+//!         Ok(())
+//!     }))
+//! });
+//! let input = json!({"threadId": "t", "runId": "r",
+//!                    "messages": [{"id": "1", "role": "user", "content": "hi"}]});
+//! # let ctx = RequestContext::from_headers(Vec::<(&str, &[u8])>::new());
+//! # let _ = app.invoke(input.to_string().as_bytes(), &ctx).unwrap();
+//! ```
 
 pub mod events;
 pub mod input;
