@@ -582,3 +582,44 @@ fn reasoning_usage_and_structured_output_are_valid_ag_ui() {
         json!([{"inputTokens": 11, "outputTokens": 7, "totalTokens": 18, "cachedInputTokens": 0}])
     );
 }
+
+#[test]
+fn a_client_that_leaves_mid_run_leaves_the_thread_usable() {
+    use crate::support::mock_openai::Gate;
+    use crate::support::server::{Conn, eventually, get};
+    use std::time::Duration;
+
+    let rig = rig(&[("PROTOCOL", "agui")]);
+    let gate = Gate::new();
+    rig.mock.push(
+        Reply::text("nobody is listening")
+            .with_delta_chars(2)
+            .after(&gate),
+    );
+    {
+        let mut c = Conn::open(rig.bin.addr);
+        let body = input("left", "r1", "hello?").to_string();
+        c.send(
+            format!(
+                "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        rig.mock.wait_for_requests(1, Duration::from_secs(10));
+    }
+    gate.open();
+    rig.mock.set_default(Reply::text("back again"));
+    let mut last = Value::Null;
+    eventually("the thread to answer again", Duration::from_secs(20), || {
+        last = client(
+            "sse",
+            &rig,
+            &input("left", "r2", "still there?").to_string(),
+            json!({}),
+        );
+        types(&last).last().map(String::as_str) == Some("RUN_FINISHED")
+    });
+    no_problems(&last);
+    assert_eq!(get(rig.bin.addr, "/ping").status, 200);
+}
