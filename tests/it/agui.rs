@@ -321,8 +321,26 @@ fn a_model_failure_is_run_error() {
 
 #[test]
 fn bad_input_is_a_400_saying_what_is_wrong() {
-    let rig = rig(&[("EVENT_FORMAT", "agui")]);
+    let rig = rig(&[("EVENT_FORMAT", "agui"), ("MAX_BODY_BYTES", "4MB")]);
     let a = rig.bin.addr;
+    // The limits of /invocations hold: nesting past MAX_JSON_DEPTH, a body past MAX_BODY_BYTES.
+    let deep = format!(
+        r#"{{"threadId": "t", "runId": "r", "messages": [], "state": {}{}}}"#,
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let r = post_json(a, "/invocations", &deep);
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (400, json!("Invalid JSON")),
+        "{}",
+        r.text()
+    );
+    // Refused from the announced length, before the body is read.
+    let mut c = crate::support::server::Conn::open(a);
+    c.send(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n");
+    let too_big = c.read_response(false);
+    assert_eq!(too_big.status, 413, "{}", too_big.text());
     let not_json = post_json(a, "/invocations", "{\"threadId\": ");
     assert_eq!(not_json.status, 400);
     assert_eq!(not_json.json()["error"], "Invalid JSON");
