@@ -182,11 +182,17 @@ fn a_run_with_an_mcp_tool_call_is_valid_ag_ui() {
             "TEXT_MESSAGE_START",
             "TEXT_MESSAGE_CONTENT",
             "TEXT_MESSAGE_END",
+            "STATE_SNAPSHOT",
             "RUN_FINISHED"
         ],
         "{kinds:?}"
     );
     let events = out["events"].as_array().unwrap();
+    // The final snapshot is the state as given, as ag-ui-strands ends a run.
+    assert_eq!(
+        events[events.len() - 2]["snapshot"],
+        json!({"progress": 0, "messages": ["not echoed"]})
+    );
     assert_eq!(
         events[0],
         json!({"type": "RUN_STARTED", "threadId": "thread-1", "runId": "run-1", "protocolVersion": "1.0"})
@@ -438,6 +444,7 @@ fn reasoning_usage_and_structured_output_are_valid_ag_ui() {
             "TOOL_CALL_ARGS",
             "TOOL_CALL_END",
             "TOOL_CALL_RESULT",
+            "STATE_SNAPSHOT",
             "RUN_FINISHED"
         ],
         "{kinds:?}"
@@ -490,4 +497,92 @@ fn a_client_that_leaves_mid_run_leaves_the_thread_usable() {
     });
     no_problems(&last);
     assert_eq!(get(rig.bin.addr, "/ping").status, 200);
+}
+
+/// ag-ui-strands' StrandsAgent on the same input against the same mock: its events.
+fn strands_reference(mock: &MockOpenAi, body: &Value) -> Vec<Value> {
+    let mut child = Command::new(agui_python())
+        .arg(repo_root().join("tests/peers/agui_strands_reference.py"))
+        .arg(mock.base_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ag-ui-strands failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn events_follow_ag_ui_strands_for_the_same_model_turns() {
+    let rig = rig(&[("EVENT_FORMAT", "agui")]);
+    let body = input("cmp-thread", "cmp-run", "What is 2 + 3?");
+    script_add(&rig.mock);
+    let theirs = strands_reference(&rig.mock, &body);
+    script_add(&rig.mock);
+    let ours = client("sse", &rig, &body.to_string(), json!({}));
+    no_problems(&ours);
+    let ours = ours["events"].as_array().unwrap().clone();
+    // MESSAGES_SNAPSHOT (emit_messages_snapshot) and RAW (Strands' unmapped events) are
+    // ag-ui-strands' own additions; repeated deltas depend on chunking. The rest is the mapping.
+    let shape = |events: &[Value]| -> Vec<String> {
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .filter(|k| k != "MESSAGES_SNAPSHOT" && k != "RAW")
+            .collect();
+        let mut out: Vec<String> = Vec::new();
+        for k in kinds {
+            let repeat = (k.ends_with("_CONTENT") || k == "TOOL_CALL_ARGS") && out.last() == Some(&k);
+            if !repeat {
+                out.push(k);
+            }
+        }
+        out
+    };
+    assert_eq!(shape(&ours), shape(&theirs), "ours {ours:#?}\ntheirs {theirs:#?}");
+    let field = |events: &[Value], kind: &str, key: &str| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .map(|e| e[key].clone())
+            .collect()
+    };
+    for (kind, key) in [
+        ("RUN_STARTED", "threadId"),
+        ("RUN_STARTED", "runId"),
+        ("RUN_STARTED", "protocolVersion"),
+        ("TEXT_MESSAGE_START", "role"),
+        ("TOOL_CALL_START", "toolCallId"),
+        ("TOOL_CALL_START", "toolCallName"),
+        ("TOOL_CALL_RESULT", "content"),
+        ("RUN_FINISHED", "outcome"),
+    ] {
+        assert_eq!(field(&ours, kind, key), field(&theirs, kind, key), "{kind}.{key}");
+    }
+    // Strands streams the arguments as the model wrote them; ours are the parsed call written
+    // compactly (the agent reports complete calls): the same JSON.
+    let args = |events: &[Value]| -> Value {
+        let text: String = field(events, "TOOL_CALL_ARGS", "delta")
+            .iter()
+            .map(|d| d.as_str().unwrap_or(""))
+            .collect();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert_eq!(args(&ours), args(&theirs));
+    assert_eq!(
+        field(&ours, "STATE_SNAPSHOT", "snapshot"),
+        field(&theirs, "STATE_SNAPSHOT", "snapshot")
+    );
 }

@@ -6,7 +6,9 @@
 //! model turn a text message (`TEXT_MESSAGE_START` / `_CONTENT`... / `_END`, or the
 //! `REASONING_*` envelope for reasoning), each tool call as `TOOL_CALL_START` / `_ARGS` / `_END`
 //! once the model has finished it and `TOOL_CALL_RESULT` when it has run, and last
-//! `RUN_FINISHED`, or `RUN_ERROR` after closing whatever message was open.
+//! `STATE_SNAPSHOT` (the final state) and `RUN_FINISHED`, or `RUN_ERROR` after closing whatever
+//! message was open. ag-ui-strands also sends `MESSAGES_SNAPSHOT`s (the conversation so far) and
+//! `RAW` events (Strands' own unmapped events, such as model metadata); these are not sent.
 
 use serde_json::{Map, Value, json};
 
@@ -33,6 +35,8 @@ pub struct RunEvents {
     open: Open,
     /// The last text message sent: the parent of the tool calls the same turn makes.
     last_text_id: Option<String>,
+    /// The state the run ends with (the input's: the agent does not change it).
+    state: Map<String, Value>,
     new_id: fn() -> String,
 }
 
@@ -48,13 +52,14 @@ impl RunEvents {
             run_id: run_id.to_string(),
             open: Open::None,
             last_text_id: None,
+            state: Map::new(),
             new_id,
         }
     }
 
     /// `RUN_STARTED`, then `STATE_SNAPSHOT` when `state` is an object (without its
     /// `messages` key, which the frontend manages itself, as ag-ui-strands filters it).
-    pub fn start(&self, state: Option<&Value>) -> Vec<Value> {
+    pub fn start(&mut self, state: Option<&Value>) -> Vec<Value> {
         let mut out = vec![event(
             "RUN_STARTED",
             [
@@ -64,6 +69,7 @@ impl RunEvents {
             ],
         )];
         if let Some(Value::Object(state)) = state {
+            self.state = state.clone();
             let snapshot: Map<String, Value> = state
                 .iter()
                 .filter(|(k, _)| k.as_str() != "messages")
@@ -164,11 +170,16 @@ impl RunEvents {
         self.finish_with(result.structured_output.as_ref(), usage)
     }
 
-    /// [`finish`](RunEvents::finish) for a handler of one's own: `RUN_FINISHED` with `result`
-    /// and `usage` when given.
+    /// [`finish`](RunEvents::finish) for a handler of one's own: the final `STATE_SNAPSHOT`
+    /// (the state [`start`](RunEvents::start) was given, `{}` without one, as ag-ui-strands
+    /// always sends it), then `RUN_FINISHED` with `result` and `usage` when given.
     pub fn finish_with(&mut self, result: Option<&Value>, usage: Option<&Usage>) -> Vec<Value> {
         let mut out = Vec::new();
         self.close(&mut out);
+        out.push(event(
+            "STATE_SNAPSHOT",
+            [("snapshot", Value::Object(self.state.clone()))],
+        ));
         let mut fields = vec![
             ("threadId", Value::from(self.thread_id.as_str())),
             ("runId", self.run_id.as_str().into()),
@@ -279,6 +290,10 @@ mod tests {
     #[test]
     fn a_turn_with_text_then_a_tool_call() {
         let mut run = RunEvents::with_ids("t", "r", ids);
+        assert_eq!(
+            RunEvents::with_ids("t", "r", ids).start(Some(&json!([1]))).len(),
+            1
+        );
         let start = run.start(Some(&json!({"k": 1, "messages": []})));
         assert_eq!(
             to_json_text(&start[0]),
@@ -288,7 +303,6 @@ mod tests {
             to_json_text(&start[1]),
             r#"{"type":"STATE_SNAPSHOT","snapshot":{"k":1}}"#
         );
-        assert_eq!(run.start(Some(&json!([1]))).len(), 1);
         let mut all = Vec::new();
         all.extend(run.on_event(&AgentEvent::TextDelta("Hé")));
         all.extend(run.on_event(&AgentEvent::TextDelta("llo")));
