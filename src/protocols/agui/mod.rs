@@ -181,12 +181,7 @@ fn serve_websocket(
     };
     let Some(agent) = agent else {
         // 1011: the server cannot serve this (no model), as AGUIApp closes without a handler.
-        ws.close(
-            1011,
-            crate::agent::NO_MODEL_MESSAGE
-                .get(..120)
-                .unwrap_or("no model configured"),
-        )?;
+        ws.close(1011, &close_reason(crate::agent::NO_MODEL_MESSAGE, None))?;
         return Ok(());
     };
     let cancel = ctx.cancel_token().clone();
@@ -207,14 +202,17 @@ fn serve_websocket(
     Ok(())
 }
 
-/// A close frame's reason holds at most 123 bytes: the error and as much of its details as fit.
+/// A close frame's payload is at most 125 bytes, two of them the code (RFC 6455 5.5).
+const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+/// The error and as much of its details as a close frame's reason holds.
 fn close_reason(message: &str, details: Option<&Value>) -> String {
     let mut reason = match details {
         Some(Value::String(d)) => format!("{message}: {d}"),
         _ => message.to_string(),
     };
-    if reason.len() > 123 {
-        let mut end = 120;
+    if reason.len() > MAX_CLOSE_REASON_BYTES {
+        let mut end = MAX_CLOSE_REASON_BYTES - 3;
         while !reason.is_char_boundary(end) {
             end -= 1;
         }
@@ -222,4 +220,23 @@ fn close_reason(message: &str, details: Option<&Value>) -> String {
         reason.push_str("...");
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_close_frame() {
+        assert_eq!(close_reason("Invalid JSON", None), "Invalid JSON");
+        assert_eq!(close_reason("Bad", Some(&json!("why"))), "Bad: why");
+        let long = close_reason("Invalid RunAgentInput", Some(&json!("é".repeat(200))));
+        assert!(
+            long.len() <= MAX_CLOSE_REASON_BYTES && long.ends_with("..."),
+            "{long}"
+        );
+        assert!(close_reason(crate::agent::NO_MODEL_MESSAGE, None).len() <= MAX_CLOSE_REASON_BYTES);
+    }
 }
