@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
-use agentcore_rt::config::{AgentConfig, ServerConfig};
+use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
+use agentcore_rt::protocols::mcp::agent_tools;
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -170,13 +171,23 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         }
     }
     let addr = config.addr;
+    let protocol = config.protocol;
     let mut app = App::new();
     app.config(config);
     if let Some(agent) = &agent {
         let agent = Arc::clone(agent);
         app.on_shutdown(move || agent.shutdown());
     }
-    agent_entrypoint::install(&mut app, agent);
+    match protocol {
+        Protocol::Mcp => {
+            let settings = match McpServerSettings::from_env(env_var) {
+                Ok(s) => s,
+                Err(e) => return startup_error(&e),
+            };
+            app.mcp(agent_tools::server(agent, &settings));
+        }
+        _ => agent_entrypoint::install(&mut app, agent),
+    }
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -51,6 +51,7 @@ pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 
 use crate::config::{Protocol, ServerConfig};
 use crate::error::Error;
+use crate::protocols::mcp::McpServer;
 use entrypoint::EntrypointFn;
 
 type PingFn = dyn Fn() -> Result<PingStatus, Error> + Send + Sync;
@@ -79,6 +80,7 @@ pub struct App {
     debug: bool,
     config: ServerConfig,
     on_shutdown: Mutex<Vec<ShutdownFn>>,
+    mcp: Option<Arc<McpServer>>,
 }
 
 impl Default for App {
@@ -98,6 +100,7 @@ impl App {
             debug: false,
             config: ServerConfig::default(),
             on_shutdown: Mutex::new(Vec::new()),
+            mcp: None,
         }
     }
 
@@ -220,6 +223,20 @@ impl App {
     pub fn protocol(&mut self, protocol: Protocol) -> &mut App {
         self.config.protocol = protocol;
         self
+    }
+
+    /// Serves `server` as an MCP server (Streamable HTTP on `POST /mcp`, `/ping` beside it) and
+    /// switches the app to [`Protocol::Mcp`]; see [`crate::protocols::mcp`]. Call it after
+    /// [`App::config`], which sets the protocol too.
+    pub fn mcp(&mut self, server: McpServer) -> &mut App {
+        self.mcp = Some(Arc::new(server));
+        self.config.protocol = Protocol::Mcp;
+        self
+    }
+
+    /// The MCP server [`App::mcp`] set.
+    pub fn mcp_server(&self) -> Option<&Arc<McpServer>> {
+        self.mcp.as_ref()
     }
 
     /// Runs `f` once when the server shuts down (after in-flight requests drained), e.g. to

@@ -361,9 +361,11 @@ mod tests {
 }
 
 mod agent;
+mod mcp_server;
 mod model;
 mod protocol;
 
 pub use agent::AgentConfig;
+pub use mcp_server::{DEFAULT_TOOL_DESCRIPTION, McpServerSettings};
 pub use model::{ModelConfig, PROXY_VARS, ProviderChoice, model_proxy, provider_choice};
 pub use protocol::Protocol;

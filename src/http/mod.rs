@@ -22,6 +22,7 @@ mod conn;
 mod idle;
 mod invoke;
 mod io;
+mod mcp;
 pub(crate) mod parse;
 mod pool;
 mod request;

@@ -12,6 +12,7 @@ use may::net::TcpListener;
 use super::agentcore::AgentCore;
 use super::conn;
 use super::idle::IdleReaper;
+use super::mcp::Mcp;
 use super::service::Service;
 use super::shared::Shared;
 use crate::app::App;
@@ -139,6 +140,13 @@ impl App {
 fn mount(app: App) -> io::Result<Box<dyn Service>> {
     match app.server_config().protocol {
         Protocol::Http => Ok(Box::new(AgentCore::new(Arc::new(app)))),
+        Protocol::Mcp => match Mcp::new(Arc::new(app)) {
+            Some(service) => Ok(Box::new(service)),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "protocol mcp needs an MCP server: give the app one with App::mcp",
+            )),
+        },
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("protocol {other} is not built yet (use http)"),

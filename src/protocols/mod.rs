@@ -10,4 +10,6 @@
 //! `/ping` on the protocol's port and hands everything else to the handler, through the same
 //! limits, timeouts, worker pool and access log as `/invocations`.
 
+pub mod mcp;
+
 pub use crate::config::Protocol;

@@ -12,6 +12,7 @@ mod http;
 mod llama;
 mod mcp;
 mod mcp_bound;
+mod mcp_server;
 mod model;
 mod s3;
 mod session;
