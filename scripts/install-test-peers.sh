@@ -66,6 +66,11 @@ if ! $llama_only; then
   if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
     (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
   fi
+  # The MCP Inspector (its --cli mode drives PROTOCOL=mcp), in a directory of its own: its
+  # dependency tree must not move the MCP servers' above.
+  if [ ! -d tests/peers/inspector/node_modules/@modelcontextprotocol/inspector ]; then
+    (cd tests/peers/inspector && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 fi
 
 # ---- the local model server (.venv-llama) and its model (.models/) ----------------------------

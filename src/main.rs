@@ -190,6 +190,8 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     }
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
+        // A protocol that cannot be mounted is a start-up failure like a bad setting.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => startup_error(&e),
         Err(e) => {
             let message = error_chain(&e);
             log::error("server failed").str("error", &message).emit();

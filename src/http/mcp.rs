@@ -121,3 +121,99 @@ impl Service for Mcp {
         self.app.run_shutdown_hooks();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::Next;
+    use crate::http::request::tests::head;
+    use crate::http::service::tests::render;
+    use crate::protocols::mcp::McpServer;
+
+    fn service(token: Option<&str>) -> Mcp {
+        let mut app = App::new();
+        if let Some(token) = token {
+            app.config(crate::config::ServerConfig {
+                auth_bearer_token: Some(token.into()),
+                ..crate::config::ServerConfig::default()
+            });
+        }
+        app.mcp(McpServer::new("t", "1"));
+        Mcp::new(Arc::new(app)).expect("an MCP server is set")
+    }
+
+    fn decide(s: &Mcp, raw: &str) -> Decision {
+        let h = head(raw);
+        s.decide(&Request::new(raw.as_bytes(), &h))
+    }
+
+    fn answer(s: &Mcp, raw: &str) -> (String, Next) {
+        match decide(s, raw) {
+            Decision::Answer(answer) => render(&answer, raw, false),
+            _ => panic!("not an answer: {raw}"),
+        }
+    }
+
+    #[test]
+    fn routes() {
+        let s = service(None);
+        assert!(matches!(
+            decide(&s, "GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Decision::Ping
+        ));
+        assert!(matches!(
+            decide(&s, "POST /mcp HTTP/1.1\r\nHost: h\r\nMcp-Session-Id: x\r\n\r\n"),
+            Decision::Invoke(_)
+        ));
+        let (text, next) = answer(&s, "GET /mcp HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 405 "), "{text}");
+        assert!(text.contains("\r\nallow: POST\r\n"), "{text}");
+        assert!(text.contains("\"code\":-32600"), "{text}");
+        assert_eq!(next, Next::KeepAlive);
+        let (text, _) = answer(&s, "DELETE /mcp HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 405 "), "{text}");
+        let (text, _) = answer(&s, "POST /mcp/ HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 307 "), "{text}");
+        let (text, _) = answer(&s, "POST /invocations HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 404 "), "{text}");
+    }
+
+    #[test]
+    fn accept_content_type_and_auth_are_checked_before_the_body() {
+        let s = service(None);
+        let (text, _) = answer(&s, "POST /mcp HTTP/1.1\r\nHost: h\r\nAccept: text/html\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 406 "), "{text}");
+        let (text, _) = answer(
+            &s,
+            "POST /mcp HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\r\n",
+        );
+        assert!(text.starts_with("HTTP/1.1 415 "), "{text}");
+        assert!(matches!(
+            decide(
+                &s,
+                "POST /mcp HTTP/1.1\r\nHost: h\r\nContent-Type: application/json; charset=utf-8\r\n\r\n"
+            ),
+            Decision::Invoke(_)
+        ));
+        let s = service(Some("s3cret"));
+        let (text, next) = answer(&s, "POST /mcp HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(text.starts_with("HTTP/1.1 401 "), "{text}");
+        assert_eq!(next, Next::Close);
+        assert!(matches!(
+            decide(
+                &s,
+                "POST /mcp HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3cret\r\n\r\n"
+            ),
+            Decision::Invoke(_)
+        ));
+        assert!(matches!(
+            decide(&s, "GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Decision::Ping
+        ));
+    }
+
+    #[test]
+    fn an_app_without_an_mcp_server_has_no_mcp_service() {
+        assert!(Mcp::new(Arc::new(App::new())).is_none());
+    }
+}

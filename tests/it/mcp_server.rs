@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::mock_openai::{MockOpenAi, Reply};
+use crate::support::mock_openai::{Gate, MockOpenAi, Reply};
 use crate::support::server::{Binary, Conn, request};
 use crate::support::{TempDir, node_modules, peer_python, repo_root};
 
@@ -415,4 +415,134 @@ fn expose_tools_passes_the_configured_mcp_tools_through() {
         rig.mock.requests().is_empty(),
         "no model call for a passed-through tool"
     );
+}
+
+#[test]
+fn mcp_inspector_cli_lists_and_calls() {
+    let rig = Rig::start(&[]);
+    rig.mock.set_default(Reply::text("Inspected."));
+    let bin = repo_root().join("tests/peers/inspector/node_modules/.bin/mcp-inspector");
+    assert!(
+        bin.exists(),
+        "{} missing: run scripts/install-test-peers.sh",
+        bin.display()
+    );
+    let inspector = |args: &[&str]| {
+        run_peer_json(
+            Command::new(&bin)
+                .args(["--cli", &rig.url(), "--transport", "http"])
+                .args(args),
+        )
+    };
+    let listed = inspector(&["--method", "tools/list"]);
+    assert_eq!(listed["tools"][0]["name"], "invoke_agent", "{listed}");
+    let called = inspector(&[
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "invoke_agent",
+        "--tool-arg",
+        "query=hello",
+        "--tool-arg",
+        "session_id=inspector",
+    ]);
+    assert_eq!(called["content"][0]["text"], "Inspected.\n", "{called}");
+    assert_eq!(called["isError"], false);
+    assert!(rig.sessions.path().join("session_inspector").is_dir());
+}
+
+/// Runs a client that prints one pretty-printed JSON document.
+fn run_peer_json(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("run the client");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON: {stdout}"));
+    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn a_client_that_leaves_a_progress_stream_cancels_the_call() {
+    let rig = Rig::start(&[]);
+    rig.mock
+        .set_default(Reply::text("too late").delay(Duration::from_secs(2)));
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"invoke_agent","arguments":{"query":"slow","session_id":"gone"},"_meta":{"progressToken":"t"}}}"#;
+    let mut conn = Conn::open(rig.bin.addr);
+    conn.send(
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{call}",
+            call.len()
+        )
+        .as_bytes(),
+    );
+    // The SSE head comes at once; then the client goes away while the model thinks.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut conn.reader, &mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 200"), "{line}");
+    drop(conn);
+    rig.bin.wait_for_log("the disconnect", |l| {
+        l["message"] == "client disconnected during stream"
+    });
+    let failed = rig.bin.wait_for_log("the cancelled call", |l| {
+        l["message"] == "invocation failed" && l["sessionId"] == "gone"
+    });
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("cancel"),
+        "{failed}"
+    );
+    // The next call of that session is not blocked by the one that was cancelled.
+    rig.mock.set_default(Reply::text("back"));
+    let r = rig.post(&call.replace(r#","_meta":{"progressToken":"t"}"#, ""), &[]);
+    assert_eq!(r.json()["result"]["content"][0]["text"], "back\n", "{}", r.text());
+}
+
+#[test]
+fn bearer_auth_the_access_log_and_the_concurrency_limit_hold_on_mcp_too() {
+    let rig = Rig::start(&[
+        ("AUTH_BEARER_TOKEN", "s3cret"),
+        ("MAX_CONCURRENT_INVOCATIONS", "1"),
+    ]);
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    assert_eq!(rig.post(ping, &[]).status, 401);
+    assert_eq!(rig.post(ping, &[("Authorization", "Bearer wrong")]).status, 401);
+    let r = rig.post(ping, &[("Authorization", "Bearer s3cret")]);
+    assert_eq!(r.json()["result"], json!({}));
+    assert_eq!(
+        request(rig.bin.addr, "GET", "/ping", &[], b"").status,
+        200,
+        "/ping stays open"
+    );
+    let logged = rig
+        .bin
+        .wait_for_log("the access log", |l| l["path"] == "/mcp" && l["status"] == 200);
+    assert_eq!(logged["method"], "POST");
+    // One call holds the only invocation slot: the next request is 503, as on /invocations.
+    let gate = Gate::new();
+    rig.mock.set_default(Reply::text("held").after(&gate));
+    let addr = rig.bin.addr;
+    let held = std::thread::spawn(move || {
+        let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"invoke_agent","arguments":{"query":"q"}}}"#;
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer s3cret"),
+        ];
+        request(addr, "POST", "/mcp", &headers, call.as_bytes())
+    });
+    crate::support::server::eventually("the held model call", Duration::from_secs(10), || {
+        !rig.mock.requests().is_empty()
+    });
+    let r = rig.post(ping, &[("Authorization", "Bearer s3cret")]);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    gate.open();
+    let r = held.join().unwrap();
+    assert_eq!(r.json()["result"]["content"][0]["text"], "held\n");
 }

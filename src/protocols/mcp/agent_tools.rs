@@ -204,7 +204,7 @@ impl McpTools for AgentsTools {
 }
 
 /// A tool result back in MCP's terms: text as text, JSON as its text, images as base64
-/// images; `structuredContent` kept.
+/// images, documents named, other blocks as their JSON text; `structuredContent` kept.
 fn from_tool_result(result: &ToolResult) -> CallResult {
     let content = result
         .content
@@ -218,9 +218,17 @@ fn from_tool_result(result: &ToolResult) -> CallResult {
                 }
                 MediaSource::Other(source) => text_block(crate::pyjson::to_string_compact(source)),
             },
-            other => text_block(crate::pyjson::to_string_compact(
-                &json!({"unsupported content": format!("{other:?}")}),
-            )),
+            ToolResultContent::Document(document) => {
+                let name = document.name.as_deref().unwrap_or("document");
+                text_block(format!(
+                    "[{name} ({}, {} bytes): documents are not passed through]",
+                    document.format,
+                    document.byte_len()
+                ))
+            }
+            ToolResultContent::Other(block) => {
+                text_block(crate::pyjson::to_string_compact(&Value::Object(block.clone())))
+            }
         })
         .collect();
     CallResult {
