@@ -376,3 +376,127 @@ fn accepted() -> Output {
         body: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOTH: Accepts = Accepts {
+        json: true,
+        sse: true,
+    };
+
+    fn server() -> Arc<McpServer> {
+        let mut server = McpServer::new("t", "1");
+        server.tool(json!({"name": "echo"}), |args, _call| {
+            Ok(CallResult::text(crate::pyjson::to_string_compact(
+                &Value::Object(args.clone()),
+            )))
+        });
+        server.tool(json!({"name": "boom"}), |_, _| panic!("boom"));
+        Arc::new(server)
+    }
+
+    fn ctx(version: Option<&str>) -> RequestContext {
+        let headers: Vec<(&str, &[u8])> = version
+            .map(|v| (VERSION_HEADER, v.as_bytes()))
+            .into_iter()
+            .collect();
+        RequestContext::from_headers(headers)
+    }
+
+    /// The status and JSON body of a non-streamed answer.
+    fn answer(body: &str, version: Option<&str>) -> (u16, Value) {
+        match server().handle(body.as_bytes(), &ctx(version), BOTH, 64) {
+            Output::Response(r) if r.body.is_empty() => (r.status, Value::Null),
+            Output::Response(r) => (r.status, serde_json::from_slice(&r.body).unwrap()),
+            other => panic!("not a response: {other:?}"),
+        }
+    }
+
+    fn initialize(asked: &str) -> Value {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": asked}});
+        answer(&body.to_string(), None).1["result"]["protocolVersion"].clone()
+    }
+
+    #[test]
+    fn negotiates_the_clients_revision_or_our_newest() {
+        for v in PROTOCOL_VERSIONS {
+            assert_eq!(initialize(v), v);
+        }
+        assert_eq!(initialize("2024-11-05"), "2025-11-25");
+        assert_eq!(initialize("2026-07-28"), "2025-11-25");
+    }
+
+    #[test]
+    fn batches_follow_the_revision() {
+        let batch =
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]"#;
+        let (status, body) = answer(batch, None);
+        assert_eq!(status, 200);
+        assert_eq!(body[0]["result"], json!({}));
+        assert_eq!(body[1]["result"]["tools"][1]["name"], "boom");
+        assert_eq!(answer(batch, Some("2025-03-26")).0, 200);
+        for v in ["2025-06-18", "2025-11-25"] {
+            let (status, body) = answer(batch, Some(v));
+            assert_eq!(
+                (status, &body["error"]["code"]),
+                (400, &json!(INVALID_REQUEST)),
+                "{v}"
+            );
+        }
+        let only_notes = r#"[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"}]"#;
+        assert_eq!(answer(only_notes, None), (202, Value::Null));
+    }
+
+    #[test]
+    fn tool_calls_arguments_and_panics() {
+        let call = |params: Value| {
+            let body = json!({"jsonrpc": "2.0", "id": "c", "method": "tools/call", "params": params});
+            answer(&body.to_string(), Some("2025-11-25")).1
+        };
+        let echoed = call(json!({"name": "echo", "arguments": {"a": 1}}));
+        assert_eq!(echoed["result"]["content"][0]["text"], r#"{"a":1}"#);
+        assert_eq!(echoed["id"], "c");
+        let no_arguments = call(json!({"name": "echo"}));
+        assert_eq!(no_arguments["result"]["content"][0]["text"], "{}");
+        let panicked = call(json!({"name": "boom"}));
+        assert_eq!(
+            panicked["result"]["isError"], true,
+            "a panic is a failed call: {panicked}"
+        );
+        assert_eq!(call(json!({"name": "nope"}))["error"]["code"], INVALID_PARAMS);
+    }
+
+    #[test]
+    fn a_progress_token_or_an_sse_only_client_gets_a_stream() {
+        let s = server();
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":"p"}}}"#;
+        assert!(matches!(
+            s.handle(call.as_bytes(), &ctx(None), BOTH, 64),
+            Output::Stream(_)
+        ));
+        let json_only = Accepts {
+            json: true,
+            sse: false,
+        };
+        assert!(matches!(
+            s.handle(call.as_bytes(), &ctx(None), json_only, 64),
+            Output::Response(_)
+        ));
+        let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let sse_only = Accepts {
+            json: false,
+            sse: true,
+        };
+        assert!(matches!(
+            s.handle(ping, &ctx(None), sse_only, 64),
+            Output::Stream(_)
+        ));
+        assert!(matches!(
+            s.handle(ping, &ctx(None), BOTH, 64),
+            Output::Response(_)
+        ));
+    }
+}
