@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
-use agentcore_rt::config::{AgentConfig, ServerConfig};
+use agentcore_rt::config::{AgentConfig, Protocol, ServerConfig};
+use agentcore_rt::protocols::a2a::{A2aServer, Card};
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -176,7 +177,11 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         let agent = Arc::clone(agent);
         app.on_shutdown(move || agent.shutdown());
     }
-    agent_entrypoint::install(&mut app, agent);
+    if app.server_config().protocol == Protocol::A2a {
+        app.a2a(A2aServer::for_agent(Card::from_env(env_var), agent));
+    } else {
+        agent_entrypoint::install(&mut app, agent);
+    }
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

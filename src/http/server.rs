@@ -139,6 +139,13 @@ impl App {
 fn mount(app: App) -> io::Result<Box<dyn Service>> {
     match app.server_config().protocol {
         Protocol::Http => Ok(Box::new(AgentCore::new(Arc::new(app)))),
+        Protocol::A2a => match app.a2a_server().cloned() {
+            Some(server) => Ok(Box::new(super::a2a::A2a::new(Arc::new(app), server))),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "protocol a2a needs an A2A server: mount one with App::a2a",
+            )),
+        },
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("protocol {other} is not built yet (use http)"),

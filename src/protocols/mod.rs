@@ -11,3 +11,5 @@
 //! limits, timeouts, worker pool and access log as `/invocations`.
 
 pub use crate::config::Protocol;
+
+pub mod a2a;
