@@ -224,8 +224,11 @@ fn execute(run: &Run, on_delta: &mut dyn FnMut(&str)) -> Task {
             if t.state.is_final() {
                 return;
             }
-            // Handlers that do not stream still give their answer.
-            t.answer = answer;
+            // What was streamed is the answer (the agent's whole text adds Strands' trailing
+            // newline); a handler that did not stream gives it whole.
+            if t.answer.is_empty() {
+                t.answer = answer;
+            }
             let reply = agent_message(t, &t.answer);
             t.history.push(reply);
             t.state = State::Completed;
