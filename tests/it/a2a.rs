@@ -235,7 +235,7 @@ fn hostile_json_rpc() {
     );
     assert_eq!(
         code(r#"{"jsonrpc":"2.0","id":1,"method":"message/send","params":{}}"#),
-        -32009
+        -32602
     );
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     assert_eq!(code(&deep), -32700);
@@ -286,5 +286,39 @@ fn bearer_token_guards_json_rpc_not_the_card() {
     assert_eq!(
         request(rig.bin.addr, "GET", "/.well-known/agent-card.json", &[], b"").status,
         200
+    );
+}
+
+#[test]
+fn strands_calls_ours_as_a_remote_a2a_agent() {
+    let py = repo_root().join(".venv-a2a-strands/bin/python");
+    assert!(
+        py.exists(),
+        "{} missing: run scripts/install-test-peers.sh",
+        py.display()
+    );
+    let rig = Rig::start(&[]);
+    rig.mock.push(Reply::text("Blue, mostly.").with_delta_chars(3));
+    let out = Command::new(py)
+        .arg(repo_root().join("tests/peers/strands_a2a.py"))
+        .arg(rig.url())
+        .arg("What colour is the sea?")
+        .output()
+        .expect("run strands_a2a.py");
+    assert!(
+        out.status.success(),
+        "strands_a2a.py failed\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["name"], "rt-test");
+    assert_eq!(v["description"], "answers questions");
+    // The text of the final status's message, as Strands reads the last event.
+    assert_eq!(v["text"].as_str().map(str::trim), Some("Blue, mostly."), "{v}");
+    assert_eq!(v["stop_reason"], "end_turn");
+    assert_eq!(
+        rig.mock.requests()[0].last_user_text(),
+        Some("What colour is the sea?")
     );
 }

@@ -13,13 +13,19 @@ use crate::app::{EventSink, Output, RequestContext, agent_entrypoint::sanitize_s
 /// Runs one call.
 pub(super) fn dispatch(server: &A2aServer, call: Call, ctx: &RequestContext) -> Output {
     let Call { id, method, params } = call;
+    // A 0.3 client: the same method, its answer in 0.3's JSON.
+    let (method, v03) = match super::v03::method(&method) {
+        Some(m) => (m.to_string(), true),
+        None => (method, false),
+    };
+    let shape = move |v: Value| if v03 { super::v03::result(v) } else { v };
     let answer = match method.as_str() {
         "SendMessage" => match prepare(server, &params, ctx) {
             Ok(run) => Ok(send(server, run)),
             Err(e) => Err(e),
         },
         "SendStreamingMessage" => match prepare(server, &params, ctx) {
-            Ok(run) => return stream(server, run, id),
+            Ok(run) => return stream(server, run, id, shape),
             Err(e) => Err(e),
         },
         "GetTask" => get(server, &params),
@@ -39,24 +45,13 @@ pub(super) fn dispatch(server: &A2aServer, call: Call, ctx: &RequestContext) -> 
             rpc::EXTENDED_CARD_NOT_CONFIGURED,
             "this agent has no extended card",
         )),
-        m if m.contains('/')
-            && (m.starts_with("message/") || m.starts_with("tasks/") || m.starts_with("agent/")) =>
-        {
-            Err(RpcError::new(
-                rpc::VERSION_NOT_SUPPORTED,
-                format!(
-                    "{m} is an A2A 0.3 method; this agent speaks A2A {}",
-                    super::PROTOCOL_VERSION
-                ),
-            ))
-        }
         _ => Err(RpcError::new(
             rpc::METHOD_NOT_FOUND,
             format!("method not found: {method}"),
         )),
     };
     Output::Json(match answer {
-        Ok(result) => rpc::result(&id, result),
+        Ok(result) => rpc::result(&id, shape(result)),
         Err(e) => e.answer(&id),
     })
 }
@@ -229,7 +224,10 @@ fn execute(run: &Run, on_delta: &mut dyn FnMut(&str)) -> Task {
             if t.answer.is_empty() {
                 t.answer = answer;
             }
+            // The answer is also the final status's message: clients that read only the last
+            // event (Strands' A2AAgent) get it whole rather than as the artifact's chunks.
             let reply = agent_message(t, &t.answer);
+            t.status_message = Some(reply.clone());
             t.history.push(reply);
             t.state = State::Completed;
             t.timestamp = super::tasks::now();
@@ -255,9 +253,14 @@ fn send(_server: &A2aServer, run: Run) -> Value {
 
 /// `SendStreamingMessage`: the task, `working`, an artifact update per text delta, the final
 /// artifact chunk, and the final status; each event a JSON-RPC answer with the call's id.
-fn stream(_server: &A2aServer, run: Run, id: Value) -> Output {
+fn stream(
+    _server: &A2aServer,
+    run: Run,
+    id: Value,
+    shape: impl Fn(Value) -> Value + Send + 'static,
+) -> Output {
     Output::stream(move |sink: &mut EventSink<'_>| {
-        let send = |sink: &mut EventSink<'_>, result: Value| sink.send(&rpc::result(&id, result));
+        let send = |sink: &mut EventSink<'_>, result: Value| sink.send(&rpc::result(&id, shape(result)));
         send(sink, json!({"task": run.task.to_json(None)}))?;
         let (task_id, context_id) = (run.task.id.clone(), run.task.context_id.clone());
         let status = |t: &Task| json!({"statusUpdate": {"taskId": t.id, "contextId": t.context_id, "status": t.status_json()}});

@@ -4,8 +4,10 @@
 //! The version is the one the official `a2a-sdk` Python package (1.3) speaks: methods
 //! `SendMessage`, `SendStreamingMessage`, `GetTask`, `CancelTask`; protobuf JSON (camelCase
 //! fields, `TASK_STATE_*` and `ROLE_*` enums, parts as `{"text": ...}`); an agent card with
-//! `supportedInterfaces`. 0.3's method names (`message/send`, ...) are answered with
-//! `VersionNotSupportedError` (-32009), as is an `A2A-Version` header other than 1.0.
+//! `supportedInterfaces`. Clients of `a2a-sdk` 0.3 (Strands' `A2AAgent`) are answered too:
+//! 0.3's method names (`message/send`, `message/stream`, `tasks/get`, `tasks/cancel`) run the
+//! same methods and answer in 0.3's JSON ([`v03`]); an `A2A-Version` header other than 1.0 or
+//! 0.3 is `VersionNotSupportedError` (-32009).
 //!
 //! [`A2aServer`] is the protocol: a JSON-RPC body in, an [`Output`] out (a JSON answer, or an
 //! SSE stream for `SendStreamingMessage`), with the tasks it ran kept in a bounded
@@ -32,6 +34,7 @@ mod agent;
 mod methods;
 pub mod rpc;
 pub mod tasks;
+pub mod v03;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,9 +229,9 @@ impl A2aServer {
     }
 }
 
-/// `1.0` and `1` (and an empty header, which clients that do not negotiate send).
+/// `1.0` and `0.3` (and an empty header, which clients that do not negotiate send).
 fn version_supported(version: &str) -> bool {
-    matches!(version.trim(), "" | "1" | "1.0" | "1.0.0")
+    matches!(version.trim(), "" | "1" | "1.0" | "1.0.0" | "0.3" | "0.3.0")
 }
 
 impl App {

@@ -180,7 +180,7 @@ fn bad_requests_get_a2a_error_codes() {
     );
     assert_eq!(
         code(br#"{"jsonrpc":"2.0","id":1,"method":"message/send"}"#),
-        rpc::VERSION_NOT_SUPPORTED
+        rpc::INVALID_PARAMS
     );
     assert_eq!(
         code(br#"{"jsonrpc":"2.0","id":1,"method":"SendMessage"}"#),
@@ -210,7 +210,7 @@ fn bad_requests_get_a2a_error_codes() {
         code(br#"{"jsonrpc":"2.0","id":1,"method":"CreateTaskPushNotificationConfig"}"#),
         rpc::PUSH_NOTIFICATION_NOT_SUPPORTED
     );
-    let with_version = RequestContext::from_headers([("a2a-version", b"0.3".as_slice())]);
+    let with_version = RequestContext::from_headers([("a2a-version", b"2.0".as_slice())]);
     let Ok(Output::Json(v)) = s.handle(
         br#"{"jsonrpc":"2.0","id":1,"method":"GetTask"}"#,
         &with_version,
@@ -240,4 +240,31 @@ fn card_from_env() {
     let card = Card::from_env(&|_: &str| None).to_json("http://fallback/");
     assert_eq!(card["url"], "http://fallback/");
     assert_eq!(card["name"], "agentcore-rt");
+}
+
+#[test]
+fn a_0_3_client_gets_0_3_json() {
+    let s = echo();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+        "kind": "message", "messageId": "m", "role": "user", "parts": [{"kind": "text", "text": "yo"}]}}});
+    let answer = call(&s, body);
+    let task = &answer["result"];
+    assert_eq!(task["kind"], "task", "{answer}");
+    assert_eq!(task["status"]["state"], "completed");
+    assert_eq!(
+        task["artifacts"][0]["parts"][0],
+        json!({"kind": "text", "text": "you said: yo"})
+    );
+    let id = task["id"].as_str().unwrap();
+    let got = call(
+        &s,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"id": id}}),
+    );
+    assert_eq!(got["result"]["kind"], "task");
+    assert_eq!(got["result"]["history"][1]["role"], "agent");
+    let cancel = call(
+        &s,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/cancel", "params": {"id": id}}),
+    );
+    assert_eq!(cancel["error"]["code"], rpc::TASK_NOT_CANCELABLE);
 }
