@@ -219,7 +219,7 @@ fn sdk_unknown_tasks() {
 
 #[test]
 fn hostile_json_rpc() {
-    let rig = Rig::start(&[("MAX_BODY_BYTES", "100000")]);
+    let rig = Rig::start(&[("MAX_BODY_BYTES", "100000"), ("BODY_TIMEOUT", "1s")]);
     let code = |body: &str| rig.rpc(body)["error"]["code"].as_i64().unwrap_or(0);
     assert_eq!(code("{"), -32700);
     assert_eq!(code("[]"), -32600);
@@ -257,10 +257,16 @@ fn hostile_json_rpc() {
         request(rig.bin.addr, "POST", "/invocations", &[], b"{}").status,
         404
     );
-    // A slow client that never finishes its body is dropped, and the server still answers.
+    // A slow client that never finishes its body times out (BODY_TIMEOUT), and the server
+    // answers others meanwhile.
     let mut slow = Conn::open(rig.bin.addr);
     slow.send(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\"");
     assert_eq!(request(rig.bin.addr, "GET", "/ping", &[], b"").status, 200);
+    assert_eq!(
+        slow.read_response(false).status,
+        408,
+        "the stalled body timed out"
+    );
     // Access logs as /invocations writes them.
     let logged = rig
         .bin
