@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the integration tests talk to: system tools (busybox for the
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
-# websockets), Strands 1.62 in .venv-strands, npm MCP servers (tests/peers/node_modules), and a
+# websockets), Strands 1.62 in .venv-strands, a2a-sdk 1.3 in .venv-a2a (Strands'
+# A2A client in .venv-a2a-strands), npm MCP servers (tests/peers/node_modules), and a
 # real local model server: llama-cpp-python's OpenAI server and mcp-server-time in .venv-llama,
 # SmolLM2-135M-Instruct in .models/ (tests/it/llama.rs, scripts/demo.sh).
 # `--llama-only` installs just the last part (what scripts/demo.sh needs).
@@ -63,6 +64,17 @@ if ! $llama_only; then
   fi
   .venv-s3/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-s3.txt
 
+  # The official A2A SDK (tests/it/a2a.rs drives our A2A agent with its client).
+  if [ ! -x .venv-a2a/bin/python ]; then
+    python3 -m venv .venv-a2a
+  fi
+  .venv-a2a/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-a2a.txt
+  # Strands' A2AAgent (a2a-sdk 0.3) as a remote-agent caller, apart: its a2a-sdk pin is older.
+  if [ ! -x .venv-a2a-strands/bin/python ]; then
+    python3 -m venv .venv-a2a-strands
+  fi
+  .venv-a2a-strands/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-a2a-strands.txt
+
   if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then
     (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
   fi
@@ -121,5 +133,5 @@ fi
 if $llama_only; then
   echo "llama peers ready: $root/.venv-llama, $root/$model"
 else
-  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
+  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-a2a, $root/.venv-a2a-strands, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
 fi

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
 use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
+use agentcore_rt::protocols::a2a::{A2aServer, Card};
 use agentcore_rt::protocols::mcp::agent_tools;
 use agentcore_rt::{App, logging as log};
 
@@ -185,6 +186,9 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
                 Err(e) => return startup_error(&e),
             };
             app.mcp(agent_tools::server(agent, &settings));
+        }
+        Protocol::A2a => {
+            app.a2a(A2aServer::for_agent(Card::from_env(env_var), agent));
         }
         _ => agent_entrypoint::install(&mut app, agent),
     }

@@ -76,6 +76,8 @@ pub struct App {
     entrypoint: Option<Arc<EntrypointFn>>,
     ping: Option<Arc<PingFn>>,
     websocket: Option<Arc<WebSocketFn>>,
+    /// The A2A server [`App::a2a`] mounted.
+    a2a: Option<Arc<crate::protocols::a2a::A2aServer>>,
     tasks: Tasks,
     debug: bool,
     config: ServerConfig,
@@ -96,6 +98,7 @@ impl App {
             entrypoint: None,
             ping: None,
             websocket: None,
+            a2a: None,
             tasks: Tasks::new(),
             debug: false,
             config: ServerConfig::default(),
@@ -371,6 +374,16 @@ impl App {
                 panic_message(&panic)
             ))),
         }
+    }
+
+    /// The A2A server mounted with [`App::a2a`], if any.
+    pub fn a2a_server(&self) -> Option<&Arc<crate::protocols::a2a::A2aServer>> {
+        self.a2a.as_ref()
+    }
+
+    /// Where [`App::a2a`] (in `protocols::a2a`) stores its server.
+    pub(crate) fn set_a2a(&mut self, server: Arc<crate::protocols::a2a::A2aServer>) {
+        self.a2a = Some(server);
     }
 
     /// Runs the shutdown hooks (once).

@@ -14,6 +14,7 @@
 //! on the worker pool, SSE), `upgrade` and `ws` (WebSocket), `access` (the request log),
 //! `shared`, `pool`, `idle` and `server` (running it all).
 
+mod a2a;
 mod access;
 mod agentcore;
 mod auth;

@@ -147,6 +147,13 @@ fn mount(app: App) -> io::Result<Box<dyn Service>> {
                 "protocol mcp needs an MCP server: give the app one with App::mcp",
             )),
         },
+        Protocol::A2a => match app.a2a_server().cloned() {
+            Some(server) => Ok(Box::new(super::a2a::A2a::new(Arc::new(app), server))),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "protocol a2a needs an A2A server: mount one with App::a2a",
+            )),
+        },
         other => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("protocol {other} is not built yet (use http)"),

@@ -13,3 +13,5 @@
 pub mod mcp;
 
 pub use crate::config::Protocol;
+
+pub mod a2a;

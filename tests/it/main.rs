@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod a2a;
 mod agent;
 mod aws;
 mod bedrock;
