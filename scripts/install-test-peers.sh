@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the integration tests talk to: system tools (busybox for the
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
-# websockets), Strands 1.62 in .venv-strands, the AG-UI references in .venv-agui, npm MCP
-# servers and @ag-ui/client (tests/peers/node_modules), and a
+# websockets), Strands 1.62 in .venv-strands, a2a-sdk 1.3 in .venv-a2a (Strands'
+# A2A client in .venv-a2a-strands), the AG-UI references in .venv-agui, npm MCP servers and
+# @ag-ui/client (tests/peers/node_modules), and a
 # real local model server: llama-cpp-python's OpenAI server and mcp-server-time in .venv-llama,
 # SmolLM2-135M-Instruct in .models/ (tests/it/llama.rs, scripts/demo.sh).
 # `--llama-only` installs just the last part (what scripts/demo.sh needs).
@@ -64,16 +65,33 @@ if ! $llama_only; then
   fi
   .venv-s3/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-s3.txt
 
-  # The AG-UI references (ag-ui-protocol's models, bedrock-agentcore's AGUIApp): their own
-  # venv, as bedrock-agentcore pins its own boto3/starlette.
+  # The official A2A SDK (tests/it/a2a.rs drives our A2A agent with its client).
+  if [ ! -x .venv-a2a/bin/python ]; then
+    python3 -m venv .venv-a2a
+  fi
+  .venv-a2a/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-a2a.txt
+  # Strands' A2AAgent (a2a-sdk 0.3) as a remote-agent caller, apart: its a2a-sdk pin is older.
+  if [ ! -x .venv-a2a-strands/bin/python ]; then
+    python3 -m venv .venv-a2a-strands
+  fi
+  .venv-a2a-strands/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-a2a-strands.txt
+
+  # The AG-UI references (ag-ui-protocol's models, bedrock-agentcore's AGUIApp, ag-ui-strands):
+  # their own venv, as bedrock-agentcore and Strands pin their own boto3/starlette/mcp.
   if [ ! -x .venv-agui/bin/python ]; then
     python3 -m venv .venv-agui
   fi
   .venv-agui/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-agui.txt
 
   if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ] ||
+     [ ! -d tests/peers/node_modules/@modelcontextprotocol/sdk ] ||
      [ ! -d tests/peers/node_modules/@ag-ui/client ]; then
     (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
+  fi
+  # The MCP Inspector (its --cli mode drives PROTOCOL=mcp), in a directory of its own: its
+  # dependency tree must not move the MCP servers' above.
+  if [ ! -d tests/peers/inspector/node_modules/@modelcontextprotocol/inspector ]; then
+    (cd tests/peers/inspector && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
 
@@ -125,5 +143,5 @@ fi
 if $llama_only; then
   echo "llama peers ready: $root/.venv-llama, $root/$model"
 else
-  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-s3, $root/.venv-agui, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
+  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-a2a, $root/.venv-a2a-strands, $root/.venv-agui, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
 fi

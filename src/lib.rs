@@ -23,7 +23,8 @@
 //!   an [`App`] ([`App::bind`], [`App::run`]) and hands back a [`Server`];
 //! - [`app`]: the contract handlers are written against: [`App`], [`RequestContext`],
 //!   [`Output`], streams, WebSockets, and [`app::agent_entrypoint`], which puts an agent behind
-//!   an app;
+//!   an app; and [`protocols`], AgentCore's other container protocols beside it (an MCP server:
+//!   [`App::mcp`]);
 //! - [`agent`]: the agent loop, its builder, events and errors, the sliding window;
 //! - [`config`]: every setting read from the environment;
 //! - [`model`], [`tools`], [`session`], [`structured`]: what the loop drives: chat models

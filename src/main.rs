@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
-use agentcore_rt::config::{AgentConfig, ServerConfig};
+use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
+use agentcore_rt::protocols::a2a::{A2aServer, Card};
+use agentcore_rt::protocols::mcp::agent_tools;
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -170,15 +172,30 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         }
     }
     let addr = config.addr;
+    let protocol = config.protocol;
     let mut app = App::new();
     app.config(config);
     if let Some(agent) = &agent {
         let agent = Arc::clone(agent);
         app.on_shutdown(move || agent.shutdown());
     }
-    agent_entrypoint::install(&mut app, agent);
+    match protocol {
+        Protocol::Mcp => {
+            let settings = match McpServerSettings::from_env(env_var) {
+                Ok(s) => s,
+                Err(e) => return startup_error(&e),
+            };
+            app.mcp(agent_tools::server(agent, &settings));
+        }
+        Protocol::A2a => {
+            app.a2a(A2aServer::for_agent(Card::from_env(env_var), agent));
+        }
+        _ => agent_entrypoint::install(&mut app, agent),
+    }
     match app.run(addr) {
         Ok(()) => ExitCode::SUCCESS,
+        // A protocol that cannot be mounted is a start-up failure like a bad setting.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => startup_error(&e),
         Err(e) => {
             let message = error_chain(&e);
             log::error("server failed").str("error", &message).emit();

@@ -15,6 +15,7 @@ use crate::agent::run::{Run, Settings, Start};
 use crate::agent::tools::{ToolLease, ToolSource};
 use crate::session::{AgentSnapshot, SessionError, SessionErrorKind, SessionStore, validate_session_id};
 use crate::structured::OutputSchema;
+use crate::tools::ToolRegistry;
 use crate::types::CancelToken;
 
 /// A Strands-compatible agent: a model, tools, a system prompt, a conversation window, optional
@@ -75,6 +76,24 @@ impl Agent {
     /// The model's id (for logs and final events).
     pub fn model_id(&self) -> &str {
         self.settings.model.model_id()
+    }
+
+    /// The structured-output schema answers are validated against, when one is set.
+    pub fn output_schema(&self) -> Option<&OutputSchema> {
+        self.settings.structured_output.as_ref()
+    }
+
+    /// Runs `f` with the tools an invocation of `session_id` would have (providers are asked
+    /// and told when it is over, as for an invocation); the structured-output tool is not among
+    /// them. For offering the agent's tools elsewhere (the MCP server's pass-through).
+    pub fn with_tools<R>(
+        &self,
+        session_id: &str,
+        f: impl FnOnce(&ToolRegistry) -> R,
+    ) -> Result<R, AgentError> {
+        validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
+        let lease = ToolLease::acquire(&self.tools, self.settings.structured_output.as_ref(), session_id)?;
+        Ok(f(&lease.registry))
     }
 
     /// Stops what the tool providers started (MCP servers). Idempotent.

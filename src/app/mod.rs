@@ -51,6 +51,7 @@ pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 
 use crate::config::{Protocol, ServerConfig};
 use crate::error::Error;
+use crate::protocols::mcp::McpServer;
 use entrypoint::EntrypointFn;
 
 type PingFn = dyn Fn() -> Result<PingStatus, Error> + Send + Sync;
@@ -75,10 +76,13 @@ pub struct App {
     entrypoint: Option<Arc<EntrypointFn>>,
     ping: Option<Arc<PingFn>>,
     websocket: Option<Arc<WebSocketFn>>,
+    /// The A2A server [`App::a2a`] mounted.
+    a2a: Option<Arc<crate::protocols::a2a::A2aServer>>,
     tasks: Tasks,
     debug: bool,
     config: ServerConfig,
     on_shutdown: Mutex<Vec<ShutdownFn>>,
+    mcp: Option<Arc<McpServer>>,
 }
 
 impl Default for App {
@@ -94,10 +98,12 @@ impl App {
             entrypoint: None,
             ping: None,
             websocket: None,
+            a2a: None,
             tasks: Tasks::new(),
             debug: false,
             config: ServerConfig::default(),
             on_shutdown: Mutex::new(Vec::new()),
+            mcp: None,
         }
     }
 
@@ -220,6 +226,20 @@ impl App {
     pub fn protocol(&mut self, protocol: Protocol) -> &mut App {
         self.config.protocol = protocol;
         self
+    }
+
+    /// Serves `server` as an MCP server (Streamable HTTP on `POST /mcp`, `/ping` beside it) and
+    /// switches the app to [`Protocol::Mcp`]; see [`crate::protocols::mcp`]. Call it after
+    /// [`App::config`], which sets the protocol too.
+    pub fn mcp(&mut self, server: McpServer) -> &mut App {
+        self.mcp = Some(Arc::new(server));
+        self.config.protocol = Protocol::Mcp;
+        self
+    }
+
+    /// The MCP server [`App::mcp`] set.
+    pub fn mcp_server(&self) -> Option<&Arc<McpServer>> {
+        self.mcp.as_ref()
     }
 
     /// Runs `f` once when the server shuts down (after in-flight requests drained), e.g. to
@@ -354,6 +374,16 @@ impl App {
                 panic_message(&panic)
             ))),
         }
+    }
+
+    /// The A2A server mounted with [`App::a2a`], if any.
+    pub fn a2a_server(&self) -> Option<&Arc<crate::protocols::a2a::A2aServer>> {
+        self.a2a.as_ref()
+    }
+
+    /// Where [`App::a2a`] (in `protocols::a2a`) stores its server.
+    pub(crate) fn set_a2a(&mut self, server: Arc<crate::protocols::a2a::A2aServer>) {
+        self.a2a = Some(server);
     }
 
     /// Runs the shutdown hooks (once).

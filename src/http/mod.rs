@@ -14,6 +14,7 @@
 //! on the worker pool, SSE), `upgrade` and `ws` (WebSocket), `access` (the request log),
 //! `shared`, `pool`, `idle` and `server` (running it all).
 
+mod a2a;
 mod access;
 mod agentcore;
 mod auth;
@@ -22,6 +23,7 @@ mod conn;
 mod idle;
 mod invoke;
 mod io;
+mod mcp;
 pub(crate) mod parse;
 mod pool;
 mod request;

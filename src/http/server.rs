@@ -12,6 +12,7 @@ use may::net::TcpListener;
 use super::agentcore::AgentCore;
 use super::conn;
 use super::idle::IdleReaper;
+use super::mcp::Mcp;
 use super::service::Service;
 use super::shared::Shared;
 use crate::app::App;
@@ -141,10 +142,20 @@ fn mount(app: App) -> io::Result<Box<dyn Service>> {
         // AG-UI is the HTTP contract's routes carrying AG-UI events; the handler the app was
         // given (agent_entrypoint reads ServerConfig::event_format) speaks them.
         Protocol::Http | Protocol::Agui => Ok(Box::new(AgentCore::new(Arc::new(app)))),
-        other => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!("protocol {other} is not built yet (use http)"),
-        )),
+        Protocol::Mcp => match Mcp::new(Arc::new(app)) {
+            Some(service) => Ok(Box::new(service)),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "protocol mcp needs an MCP server: give the app one with App::mcp",
+            )),
+        },
+        Protocol::A2a => match app.a2a_server().cloned() {
+            Some(server) => Ok(Box::new(super::a2a::A2a::new(Arc::new(app), server))),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "protocol a2a needs an A2A server: mount one with App::a2a",
+            )),
+        },
     }
 }
 

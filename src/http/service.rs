@@ -9,7 +9,7 @@
 
 use super::request::{Next, Request};
 use super::response::{self, Persist};
-use crate::app::{Output, PingStatus, RequestContext, WebSocket};
+use crate::app::{Output, PingStatus, RequestContext, Response, WebSocket};
 use crate::error::Error;
 
 /// A protocol served on one listener.
@@ -89,6 +89,9 @@ pub(crate) enum Answer {
         body: &'static str,
         header: Option<(&'static str, &'static str)>,
     },
+    /// A complete response (a protocol's own error body), given after the request body is read
+    /// and dropped; keep-alive as the request allows.
+    Full(Response),
     /// 307 to this path on the same origin, the query kept (Starlette's `redirect_slashes`),
     /// after the body is read and dropped.
     Redirect(&'static str),
@@ -108,7 +111,7 @@ impl Answer {
     /// Whether the connection reads (and drops) the request body before answering. Answers
     /// that close do not: the graceful close drains what the client still sends.
     pub(crate) fn reads_body(&self) -> bool {
-        matches!(self, Answer::Text { .. } | Answer::Redirect(_))
+        matches!(self, Answer::Text { .. } | Answer::Full(_) | Answer::Redirect(_))
     }
 
     /// Writes the answer to `out`; returns its status and how the connection continues.
@@ -137,6 +140,10 @@ impl Answer {
                     head_only,
                 );
                 (*status, Next::after(persist))
+            }
+            Answer::Full(resp) => {
+                response::write_response(out, resp, persist, head_only);
+                (resp.status, Next::after(persist))
             }
             Answer::Redirect(path) => {
                 let location = absolute_url(req, path, host);

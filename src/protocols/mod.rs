@@ -10,6 +10,9 @@
 //! `/ping` on the protocol's port and hands everything else to the handler, through the same
 //! limits, timeouts, worker pool and access log as `/invocations`.
 
+pub mod mcp;
+
 pub use crate::config::Protocol;
 
+pub mod a2a;
 pub mod agui;

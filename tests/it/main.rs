@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step); a module per area.
 
+mod a2a;
 mod agent;
 mod agui;
 mod aws;
@@ -13,6 +14,7 @@ mod http;
 mod llama;
 mod mcp;
 mod mcp_bound;
+mod mcp_server;
 mod model;
 mod s3;
 mod session;
