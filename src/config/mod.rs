@@ -400,9 +400,11 @@ mod event_format;
 mod mcp_server;
 mod model;
 mod protocol;
+mod telemetry;
 
 pub use agent::AgentConfig;
 pub use event_format::EventFormat;
 pub use mcp_server::{DEFAULT_TOOL_DESCRIPTION, McpServerSettings};
 pub use model::{ModelConfig, PROXY_VARS, ProviderChoice, model_proxy, provider_choice};
 pub use protocol::Protocol;
+pub use telemetry::{ExporterChoice, TelemetryConfig};

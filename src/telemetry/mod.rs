@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+pub mod export;
+
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 /// A trace id: 16 bytes; all zero is invalid.
 pub struct TraceId(pub [u8; 16]);
@@ -167,4 +169,39 @@ pub trait SpanSink: Send + Sync {
     fn on_end(&self, span: SpanData);
     /// Export what is queued, waiting at most `timeout`; called once at shutdown.
     fn shutdown(&self, timeout: Duration);
+}
+
+/// Which traces are recorded (`OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, the
+/// OpenTelemetry SDK's names and defaults: `parentbased_always_on`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sampler {
+    /// Every trace.
+    AlwaysOn,
+    /// No trace.
+    AlwaysOff,
+    /// A fraction of traces, decided from the trace id (0.0 to 1.0).
+    TraceIdRatio(f64),
+    /// The remote parent's sampled flag when there is a parent, else the root sampler.
+    ParentBased(Box<Sampler>),
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+    }
+}
+
+/// What the tracer needs besides a sink: how it samples and which optional attributes it
+/// records. Read from the environment by `config::telemetry`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TracerSettings {
+    /// The sampler.
+    pub sampler: Sampler,
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_latest_experimental`: Strands then writes
+    /// `gen_ai.provider.name` instead of `gen_ai.system` and the latest event shapes.
+    pub genai_latest_conventions: bool,
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_tool_definitions`.
+    pub genai_tool_definitions: bool,
+    /// Message content (prompts, answers, tool inputs and results) is recorded on spans.
+    pub capture_content: bool,
 }
