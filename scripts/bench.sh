@@ -31,6 +31,9 @@
 #   bedrock CPU per invocation with MODEL_PROVIDER=bedrock against MODEL_PROVIDER=openai, both
 #          on a 0-ms model (tests/peers/bedrock_endpoint.py, checked by botocore; a stdlib
 #          OpenAI mock), alternating rounds (scripts/bench/bedrock_bench.py).
+#   otel   what tracing costs: CPU per invocation (all threads, exporter included) and /ping
+#          req/s with OTLP export to a local receiver against tracing off, alternating rounds
+#          (scripts/bench/otel_bench.py); target at most 1.05x CPU (fails under --strict).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -58,7 +61,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock otel)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -252,6 +255,14 @@ section_bedrock() {
     python3 "$here/bedrock_bench.py" --bin "$AGENTCORE_BIN" --peer-python "$py" \
         --endpoint "$root/tests/peers/bedrock_endpoint.py" \
         --out "$BENCH_OUT/bedrock-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_otel() {
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    command -v wrk >/dev/null || need_wrk || note "otel: no wrk, /ping throughput skipped"
+    BENCH_STRICT=${strict:-0} python3 "$here/otel_bench.py" --bin "$AGENTCORE_BIN" \
+        --out "$BENCH_OUT/otel-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main
