@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{agui_python, client, collapse, no_problems, rig, types};
 use crate::support::mock_openai::{MockOpenAi, RecordedRequest, Reply};
-use crate::support::{TempDir, messages_on_disk, repo_root};
+use crate::support::{TempDir, messages_on_disk, node_modules, repo_root};
 
 fn background_tool() -> Value {
     json!({"name": "change_background", "description": "Change the page's background colour",
@@ -212,6 +212,68 @@ fn a_frontend_tool_call_ends_the_run_and_its_result_continues_the_next() {
 }
 
 #[test]
+fn ag_ui_clients_http_agent_runs_the_frontend_tool_between_two_runs() {
+    let rig = rig(&[("PROTOCOL", "agui")]);
+    script_background(&rig.mock);
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/peers/agui_frontend_tool.mjs"))
+        .args([
+            &format!("http://{}/invocations", rig.bin.addr),
+            "npm-fe",
+            &background_tool().to_string(),
+            "Make it blue",
+            "background set to blue",
+        ])
+        .env("NODE_PATH", node_modules())
+        .current_dir(repo_root().join("tests/peers"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = seen["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "the client found the call to run: {seen:#}");
+    for run in runs {
+        assert!(run.get("error").is_none(), "HttpAgent failed: {run:#}");
+        assert_eq!(run["failures"], json!([]), "{run:#}");
+        assert_eq!(
+            run["seen"].as_array().unwrap().last().unwrap(),
+            "RUN_FINISHED",
+            "{run:#}"
+        );
+    }
+    // The client assembled the call from the events, with its arguments and no result.
+    assert_eq!(
+        seen["calls"],
+        json!([{"id": "call_bg", "type": "function",
+                "function": {"name": "change_background", "arguments": "{\"color\":\"blue\"}"}}])
+    );
+    let messages = seen["messages"].as_array().unwrap();
+    assert_eq!(
+        messages.iter().filter(|m| m["role"] == "tool").count(),
+        1,
+        "{messages:#?}"
+    );
+    let last = messages.last().unwrap();
+    assert_eq!(
+        (&last["role"], &last["content"]),
+        (&json!("assistant"), &json!("The background is blue now."))
+    );
+    // What the client sent back reached the model as the call's result.
+    let seen_by_model = conversation(&rig.mock.requests()[1]);
+    assert_eq!(
+        (
+            &seen_by_model.last().unwrap()["tool_call_id"],
+            &seen_by_model.last().unwrap()["content"]
+        ),
+        (&json!("call_bg"), &json!("background set to blue"))
+    );
+}
+
+#[test]
 fn a_frontend_tool_named_like_a_server_tool_is_refused() {
     let rig = rig(&[("EVENT_FORMAT", "agui")]);
     let mut body = run_input("fe-clash", "r1", json!([ask("r1")]));
@@ -225,6 +287,16 @@ fn a_frontend_tool_named_like_a_server_tool_is_refused() {
         "{message}"
     );
     assert!(rig.mock.requests().is_empty(), "the model is never asked");
+    // The same over /ws.
+    let ws = client("ws", &rig, &body.to_string(), json!({}));
+    no_problems(&ws);
+    assert_eq!(
+        (types(&ws), &ws["close_code"]),
+        (
+            vec!["RUN_STARTED".to_string(), "RUN_ERROR".to_string()],
+            &json!(1000)
+        )
+    );
     assert!(
         !rig.sessions
             .path()
