@@ -405,6 +405,16 @@ fn frontend_tool_runs_follow_ag_ui_strands() {
         run_input("cmp-b", "b2", then(&b1, mixed_answer)),
         run_input("cmp-c", "c1", c1.clone()),
         run_input("cmp-c", "c2", then(&c1, answered("call_bg", ""))),
+        // The next user turn after the empty result (its call still recorded).
+        run_input(
+            "cmp-c",
+            "c3",
+            then(
+                &then(&c1, answered("call_bg", "")),
+                json!([{"id": "a2", "role": "assistant", "content": "The background is blue now."},
+                       {"id": "c3-u", "role": "user", "content": "Thanks"}]),
+            ),
+        ),
     ];
     let script = |mock: &MockOpenAi| {
         script_background(mock);
@@ -417,6 +427,7 @@ fn frontend_tool_runs_follow_ag_ui_strands() {
             Reply::text("Blue, and 2 + 3 = 5."),
         ]);
         script_background(mock);
+        mock.push(Reply::text("You're welcome."));
     };
     let theirs_dir = TempDir::new("agui-strands-sessions");
     script(&rig.mock);
@@ -469,6 +480,13 @@ fn frontend_tool_runs_follow_ag_ui_strands() {
         void.last().unwrap()["content"][0]["text"],
         "change_background executed successfully with no return value.",
         "{void:#?}"
+    );
+    // The empty result's call stays recorded (its placeholder never replaced), so ag-ui-strands
+    // says it again before the next user text; so do we.
+    let next_turn = conversation(&our_requests[6]);
+    assert_eq!(
+        next_turn.last().unwrap()["content"][0]["text"],
+        "change_background executed successfully with no return value.\nThanks"
     );
     // And the sessions hold the same messages and recorded calls.
     for thread in ["cmp-a", "cmp-b", "cmp-c"] {
