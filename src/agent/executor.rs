@@ -2,6 +2,7 @@
 //! first, the other calls run one thread each, results reported as they complete and returned
 //! in call order; calls of the structured-output tool are validated against its schema.
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -9,6 +10,7 @@ use std::thread;
 
 use serde_json::Value;
 
+use crate::agent::client_tools::CLIENT_TOOL_PLACEHOLDER;
 use crate::agent::events::AgentEvent;
 use crate::structured::OutputSchema;
 use crate::tools::{Tool, ToolContext, ToolRegistry};
@@ -30,17 +32,24 @@ pub(super) struct Batch {
 
 /// Runs the tool calls of `message`. Calls with invalid names get their error results first
 /// (Strands validates names before running anything), then the other calls' results follow
-/// in call order. The other calls run concurrently, one thread each.
+/// in call order. The other calls run concurrently, one thread each; a call of a client tool
+/// (named in `client`) is not run: its result is [`CLIENT_TOOL_PLACEHOLDER`], and no result
+/// event is reported for it.
 pub(super) fn run_batch(
     message: &Message,
     schema: Option<&OutputSchema>,
     tools: &ToolRegistry,
+    client: &HashSet<&str>,
     context: &ToolContext<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Batch {
     let calls: Vec<&ToolUse> = message.tool_uses().collect();
     for call in &calls {
-        on_event(AgentEvent::ToolUse(call));
+        if is_client_call(client, call) {
+            on_event(AgentEvent::ClientToolUse(call));
+        } else {
+            on_event(AgentEvent::ToolUse(call));
+        }
     }
     let mut results = Vec::with_capacity(calls.len());
     let mut runnable = Vec::with_capacity(calls.len());
@@ -60,6 +69,7 @@ pub(super) fn run_batch(
     let jobs: Vec<Job<'_>> = runnable
         .iter()
         .map(|call| match schema {
+            _ if is_client_call(client, call) => Job::Client,
             Some(schema) if schema.name() == call.name => Job::Output(schema),
             _ => tools.get(&call.name).map_or(Job::Unknown, Job::Tool),
         })
@@ -103,10 +113,17 @@ pub(super) fn cancelled_results(message: &Message, on_event: &mut dyn FnMut(Agen
     Message::new(Role::User, content)
 }
 
+/// Whether `call` is one the caller runs (a valid name among the client tools').
+pub(super) fn is_client_call(client: &HashSet<&str>, call: &ToolUse) -> bool {
+    client.contains(call.name.as_str()) && tool_name_error(&call.name).is_none()
+}
+
 /// What runs one tool call.
 enum Job<'t> {
     Output(&'t OutputSchema),
     Tool(&'t Arc<dyn Tool>),
+    /// The caller runs it: the placeholder stands in until its result arrives.
+    Client,
     Unknown,
 }
 
@@ -122,6 +139,7 @@ fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome 
                 None,
             ),
         },
+        Job::Client => (ToolResult::text(&call.tool_use_id, CLIENT_TOOL_PLACEHOLDER), None),
         Job::Unknown => (
             ToolResult::error(&call.tool_use_id, format!("Unknown tool: {}", call.name)),
             None,
@@ -139,19 +157,23 @@ fn execute(
     context: &ToolContext<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Vec<Outcome> {
-    let report = |on_event: &mut dyn FnMut(AgentEvent<'_>), call: &ToolUse, outcome: &Outcome| {
-        on_event(AgentEvent::ToolResult {
-            name: &call.name,
-            result: &outcome.0,
-        });
-    };
+    let report =
+        |on_event: &mut dyn FnMut(AgentEvent<'_>), call: &ToolUse, job: &Job<'_>, outcome: &Outcome| {
+            // A client call's result comes from the caller; the placeholder is not one to report.
+            if !matches!(job, Job::Client) {
+                on_event(AgentEvent::ToolResult {
+                    name: &call.name,
+                    result: &outcome.0,
+                });
+            }
+        };
     if calls.len() <= 1 {
         return calls
             .iter()
             .zip(jobs)
             .map(|(call, job)| {
                 let outcome = run_job(job, call, context);
-                report(on_event, call, &outcome);
+                report(on_event, call, job, &outcome);
                 outcome
             })
             .collect();
@@ -173,8 +195,10 @@ fn execute(
         }
         drop(sender);
         for (index, outcome) in receiver {
-            if let (Some(call), Some(slot)) = (calls.get(index), slots.get_mut(index)) {
-                report(on_event, call, &outcome);
+            if let (Some(call), Some(job), Some(slot)) =
+                (calls.get(index), jobs.get(index), slots.get_mut(index))
+            {
+                report(on_event, call, job, &outcome);
                 *slot = Some(outcome);
             }
         }

@@ -3,14 +3,16 @@
 //! and retry on a context overflow; force the output tool when structured output is asked for.
 //! Every appended message is persisted as it is appended, then `agent.json` synced.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::agent::client_tools::ClientTools;
 use crate::agent::conversation::{SlidingWindow, interrupted_results_for};
 use crate::agent::error::AgentError;
 use crate::agent::events::AgentEvent;
-use crate::agent::executor::{cancelled_results, run_batch};
+use crate::agent::executor::{cancelled_results, is_client_call, run_batch};
 use crate::agent::result::{AgentResult, LIMIT_TURNS};
 use crate::model::{
     ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, StopReason, ToolChoice,
@@ -47,8 +49,10 @@ pub(super) struct Run<'a> {
     snapshot: AgentSnapshot,
     messages: Vec<Message>,
     tools: &'a ToolRegistry,
-    /// The registry's specs, in registration order.
+    /// The registry's specs, in registration order, then the client tools'.
     specs: Vec<ToolSpec>,
+    client: &'a ClientTools,
+    client_names: HashSet<&'a str>,
     cancel: &'a CancelToken,
     usage: Usage,
     model_calls: usize,
@@ -60,8 +64,11 @@ impl<'a> Run<'a> {
         session_id: &'a str,
         start: Start,
         tools: &'a ToolRegistry,
+        client: &'a ClientTools,
         cancel: &'a CancelToken,
     ) -> Self {
+        let mut specs = tools.specs();
+        specs.extend(client.specs.iter().cloned());
         Run {
             settings,
             session_id,
@@ -70,7 +77,9 @@ impl<'a> Run<'a> {
             snapshot: start.snapshot,
             messages: start.messages,
             tools,
-            specs: tools.specs(),
+            specs,
+            client,
+            client_names: client.names(),
             cancel,
             usage: Usage::default(),
             model_calls: 0,
@@ -114,16 +123,19 @@ impl<'a> Run<'a> {
     }
 
     /// Appends `prompt` (after "Tool was interrupted." results for a history that ends with
-    /// tool calls) and cycles until the model ends its turn.
+    /// tool calls), or with `None` goes on from the history as it is, and cycles until the model
+    /// ends its turn, or until a batch that called a client tool is answered.
     pub(super) fn run(
         &mut self,
-        prompt: Message,
+        prompt: Option<Message>,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
-        if let Some(repair) = self.messages.last().and_then(interrupted_results_for) {
-            self.append(repair)?;
+        if let Some(prompt) = prompt {
+            if let Some(repair) = self.messages.last().and_then(interrupted_results_for) {
+                self.append(repair)?;
+            }
+            self.append(prompt)?;
         }
-        self.append(prompt)?;
 
         let settings = self.settings;
         let schema = settings.structured_output.as_ref();
@@ -163,6 +175,18 @@ impl<'a> Run<'a> {
                 metrics: response.metrics,
             });
             message.tracking_id = Some(crate::ids::uuid4());
+            let client_calls = response.stop_reason == StopReason::ToolUse
+                && message
+                    .tool_uses()
+                    .any(|call| is_client_call(&self.client_names, call));
+            if client_calls {
+                // Recorded before the message is stored, as ag-ui-strands records a frontend
+                // call when the model streams it: the sync after the append stores both.
+                let calls = message
+                    .tool_uses()
+                    .filter(|call| is_client_call(&self.client_names, call));
+                self.client.record(&mut self.snapshot.state, calls);
+            }
             self.append(message.clone())?;
 
             match response.stop_reason {
@@ -177,10 +201,23 @@ impl<'a> Run<'a> {
                         session_id: self.session_id,
                         cancel: self.cancel,
                     };
-                    let batch = run_batch(&message, schema, self.tools, &context, on_event);
+                    let batch = run_batch(
+                        &message,
+                        schema,
+                        self.tools,
+                        &self.client_names,
+                        &context,
+                        on_event,
+                    );
                     self.append(batch.message)?;
                     if let Some(output) = batch.structured_output {
                         return Ok(self.result(StopReason::ToolUse.as_str(), message, Some(output)));
+                    }
+                    if client_calls {
+                        // The caller runs those calls: stop before another model call, with the
+                        // placeholder results stored for the next invocation to replace (as
+                        // ag-ui-strands halts after a frontend tool's batch).
+                        return Ok(self.result(StopReason::ToolUse.as_str(), message, None));
                     }
                     invalid_outputs += batch.invalid_outputs;
                     if let (Some(schema), Some(last_error)) = (schema, batch.last_invalid)

@@ -12,8 +12,9 @@
 //!   1003 and the reason, as `AGUIApp` does.
 //! - `threadId` is the session id (sanitised as `session_id` is; an empty one falls back to the
 //!   session header, then `default`); the last user message is the prompt (see
-//!   [`input::parse`]); `state` comes back as `STATE_SNAPSHOT`; `tools`, `context`,
-//!   `forwardedProps` and `resume` are checked and not used: the agent runs its own tools.
+//!   [`input::parse`]); `state` comes back as `STATE_SNAPSHOT`; `tools` are the frontend's
+//!   tools, offered to the model beside the agent's own and run by the client (see
+//!   [`frontend`]); `context`, `forwardedProps` and `resume` are checked and not used.
 //! - A failure once the stream is open is `RUN_ERROR` (`message`, `code`: the error's type).
 //!
 //! [`install`] puts the built-in [`Agent`] behind the routes; a handler of one's own speaks
@@ -48,6 +49,7 @@
 //! ```
 
 pub mod events;
+pub mod frontend;
 pub mod input;
 
 use std::sync::Arc;
@@ -117,9 +119,18 @@ fn run(
     for event in run.start(input.state.as_ref()) {
         send(event);
     }
-    let outcome = agent.invoke(
+    let mut refused = None;
+    let outcome = agent.invoke_with(
         session_id,
-        crate::agent::Prompt::Text(input.prompt.clone()),
+        &frontend::client_tools(input),
+        &mut |stored| match frontend::decide(input, stored)? {
+            Ok(next) => Ok(next),
+            Err(refusal) => {
+                let message = refusal.message.clone();
+                refused = Some(refusal);
+                Err(crate::agent::AgentError::InvalidInput { message })
+            }
+        },
         cancel,
         &mut |event: AgentEvent<'_>| {
             for e in run.on_event(&event) {
@@ -129,6 +140,10 @@ fn run(
     );
     let last = match outcome {
         Ok(result) => run.finish(&result),
+        Err(_) if refused.is_some() => {
+            let refusal = refused.take().map(|r| (r.message, r.code)).unwrap_or_default();
+            run.fail(&refusal.0, refusal.1)
+        }
         Err(e) => {
             crate::logging::warn("invocation failed")
                 .str("sessionId", session_id)
