@@ -1,7 +1,7 @@
 """Records the span tree real Strands (PyPI `strands-agents`, its `Tracer` on the OpenTelemetry
 SDK) emits for one invocation, with the SDK's InMemorySpanExporter, against the scripted OpenAI
-mock of mock_openai.py and a real MCP server (tests/peers/mcp_server.py over stdio, through
-Strands' MCPClient). Only 127.0.0.1 is contacted. Run by scripts/record-fixtures.sh:
+mock of mock_openai.py and a real MCP server (tests/peers/mcp_server.py over stdio on the test peers'
+Python, .venv, or MCP_SERVER_PYTHON; through Strands' MCPClient). Only 127.0.0.1 is contacted. Run by scripts/record-fixtures.sh:
 
     PYTHON scripts/record/strands_spans.py OUT.json
 
@@ -24,6 +24,7 @@ and its events (names and attribute keys; the `exception` event's type and messa
 import json
 import os
 import re
+import subprocess
 import sys
 from importlib.metadata import version
 
@@ -59,6 +60,12 @@ AGENT_NAME = "calculator"
 SESSION_ID = "spans-session-1"
 SYSTEM_PROMPT = "You are a helpful assistant."
 MCP_SERVER = os.path.join(ROOT, "tests", "peers", "mcp_server.py")
+# The server runs on the test peers' Python (tests/peers/requirements.txt pins its `mcp`), as in
+# the Rust tests: the tool schemas it lists (and so the spans' `gen_ai.tool.json_schema`) are
+# that version's.
+MCP_SERVER_PYTHON = os.environ.get("MCP_SERVER_PYTHON") or next(
+    (p for p in (os.path.join(ROOT, ".venv", "bin", "python"),) if os.path.exists(p)), sys.executable
+)
 ALLOWED_TOOLS = ["add", "fail"]
 
 
@@ -129,7 +136,7 @@ def describe(spans):
 def run(mock, query, script):
     mock.set_script(script)
     mcp = MCPClient(
-        lambda: stdio_client(StdioServerParameters(command=sys.executable, args=[MCP_SERVER, "stdio"])),
+        lambda: stdio_client(StdioServerParameters(command=MCP_SERVER_PYTHON, args=[MCP_SERVER, "stdio"])),
         tool_filters={"allowed": ALLOWED_TOOLS},
     )
     agent = Agent(
@@ -168,7 +175,14 @@ def main():
             p: version(p) for p in ("strands-agents", "opentelemetry-sdk", "opentelemetry-api", "openai", "mcp")
         },
         "agent": {"name": AGENT_NAME, "model_id": "gpt-4o", "trace_attributes": {"session.id": SESSION_ID}},
-        "mcp_server": "tests/peers/mcp_server.py stdio, tool_filters allowed " + ", ".join(ALLOWED_TOOLS),
+        "mcp_server": "tests/peers/mcp_server.py stdio (mcp "
+        + subprocess.run(
+            [MCP_SERVER_PYTHON, "-c", "from importlib.metadata import version; print(version('mcp'))"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        + "), tool_filters allowed "
+        + ", ".join(ALLOWED_TOOLS),
         "placeholders": VARYING,
         "variants": {},
     }

@@ -12,9 +12,11 @@ use crate::agent::events::AgentEvent;
 use crate::agent::prompt::Prompt;
 use crate::agent::result::AgentResult;
 use crate::agent::run::{Run, Settings, Start};
+use crate::agent::spans::Spans;
 use crate::agent::tools::{ToolLease, ToolSource};
 use crate::session::{AgentSnapshot, SessionError, SessionErrorKind, SessionStore, validate_session_id};
 use crate::structured::OutputSchema;
+use crate::telemetry::{Span, TraceContext, Tracer};
 use crate::tools::ToolRegistry;
 use crate::types::CancelToken;
 
@@ -129,6 +131,19 @@ impl Agent {
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
+        self.invoke_traced(session_id, prompt, cancel, &TraceContext::NONE, on_event)
+    }
+
+    /// [`Agent::invoke`] under a parent span (the request's server span): the invocation's
+    /// `invoke_agent` span is its child, or a root span without one.
+    pub fn invoke_traced(
+        &self,
+        session_id: &str,
+        prompt: Prompt,
+        cancel: &CancelToken,
+        parent: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
         validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
         let prompt = prompt.into_message()?;
         if cancel.is_cancelled() {
@@ -136,8 +151,69 @@ impl Agent {
         }
         let structured_output = self.settings.structured_output.as_ref();
         let tools = ToolLease::acquire(&self.tools, structured_output, session_id)?;
+        let spans = Spans {
+            tracer: &self.settings.tracer,
+            session_id,
+            model_id: self.settings.model.model_id(),
+            system_prompt: self.settings.system_prompt.as_deref(),
+        };
+        let agent_span = if self.settings.tracer.is_enabled() {
+            let specs = tools.registry.specs();
+            let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+            spans.agent(&self.settings.name, &names, &prompt, parent)
+        } else {
+            Span::NONE
+        };
+        let agent_context = agent_span.context();
+        let outcome = self.run_in_session(
+            session_id,
+            prompt,
+            &tools.registry,
+            cancel,
+            &spans,
+            &agent_context,
+            on_event,
+        );
+        spans.end_agent(agent_span, &outcome);
+        outcome
+    }
+
+    /// Replaces the tracer (for an agent built by [`Agent::from_config`]).
+    pub fn set_tracer(&mut self, tracer: Tracer) {
+        self.settings.tracer = tracer;
+    }
+
+    /// Tracer the invocations report to.
+    pub fn tracer(&self) -> &Tracer {
+        &self.settings.tracer
+    }
+
+    /// The agent's name (its `invoke_agent` span).
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_in_session(
+        &self,
+        session_id: &str,
+        prompt: crate::types::Message,
+        registry: &ToolRegistry,
+        cancel: &CancelToken,
+        spans: &Spans<'_>,
+        agent_context: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
         let start = self.open_session(session_id)?;
-        let mut run = Run::new(&self.settings, session_id, start, &tools.registry, cancel);
+        let mut run = Run::new(
+            &self.settings,
+            session_id,
+            start,
+            registry,
+            cancel,
+            spans,
+            agent_context,
+        );
         let outcome = run.run(prompt, on_event);
         // Strands' `finally`: the window is applied and saved after errors too.
         let closed = run.close();

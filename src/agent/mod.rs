@@ -37,9 +37,10 @@ mod invoke;
 mod prompt;
 mod result;
 mod run;
+mod spans;
 mod tools;
 
-pub use builder::AgentBuilder;
+pub use builder::{AgentBuilder, DEFAULT_AGENT_NAME};
 pub use error::{AgentError, MAX_TOKENS_TEXT};
 pub use events::AgentEvent;
 pub use from_config::{NO_MODEL_MESSAGE, Startup, StartupError};
