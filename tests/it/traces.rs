@@ -605,3 +605,34 @@ fn each_websocket_message_gets_a_server_span() {
         .collect();
     assert_eq!(parents, server_ids);
 }
+
+#[test]
+fn ag_ui_runs_are_traced_under_the_server_span() {
+    let rig = rig(stdio_calc(), &[CONSOLE, ("PROTOCOL", "agui")]);
+    rig.mock.push(Reply::text("Hi."));
+    let input = json!({
+        "threadId": "thread-1", "runId": "run-1",
+        "messages": [{"id": "m1", "role": "user", "content": "Hi"}],
+        "tools": [], "context": [], "state": null, "forwardedProps": {}
+    });
+    let r = request(
+        rig.bin.addr,
+        "POST",
+        "/invocations",
+        &[
+            ("content-type", "application/json"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+        ],
+        input.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let spans = wait_spans(&rig.bin, 1);
+    let server = find(&spans, "POST /invocations");
+    assert_eq!(id(&server["parent_id"]), "00f067aa0ba902b7");
+    let agent = find(&spans, "invoke_agent calculator");
+    assert_eq!(agent["parent_id"], server["context"]["span_id"]);
+    assert_eq!(agent["attributes"]["session.id"], "thread-1");
+}
