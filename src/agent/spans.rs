@@ -300,6 +300,10 @@ impl Spans<'_> {
                 }
                 span.set_status(Status::Ok);
             }
+            // Strands' `end_span_with_cancellation`: neither success nor failure.
+            Err(AgentError::Cancelled) => {
+                span.set("strands.cancellation.type", "CancelledError");
+            }
             Err(e) => Self::finish_error(&mut span, agent_error_type(e), &e.to_string()),
         }
     }
@@ -393,6 +397,8 @@ impl Spans<'_> {
         }
         let response = match outcome {
             Ok(response) => response,
+            // A cancelled call is neither a success nor a failure: the status stays unset.
+            Err(ModelError::Cancelled) => return,
             Err(e) => return Self::finish_error(&mut span, model_error_type(e), &e.to_string()),
         };
         if self.capture() {
@@ -527,5 +533,77 @@ impl Spans<'_> {
         } else {
             span.set_status(Status::Ok);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::telemetry::{SpanData, SpanSink, TracerSettings};
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<SpanData>>);
+
+    impl SpanSink for Collect {
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn shutdown(&self, _: Duration) {}
+    }
+
+    fn attribute<'s>(span: &'s SpanData, key: &str) -> Option<&'s Value> {
+        span.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_cancelled_invocation_is_neither_ok_nor_an_error() {
+        let sink = Arc::new(Collect::default());
+        let tracer = Tracer::new(TracerSettings::default(), Some(sink.clone() as Arc<dyn SpanSink>));
+        let spans = Spans {
+            tracer: &tracer,
+            session_id: "s",
+            model_id: "m",
+            system_prompt: None,
+        };
+        let prompt = Message::user_text("hi");
+        let agent = spans.agent("a", &[], &prompt, &TraceContext::NONE);
+        let chat = spans.chat(std::slice::from_ref(&prompt), &agent.context());
+        spans.end_chat(chat, &Err(ModelError::Cancelled));
+        spans.end_agent(agent, &Err(AgentError::Cancelled));
+        let done = sink.0.lock().unwrap();
+        assert_eq!(done[0].name, "chat");
+        assert_eq!(done[0].status, Status::Unset);
+        assert!(done[0].events.is_empty());
+        assert_eq!(done[1].status, Status::Unset);
+        assert_eq!(
+            attribute(&done[1], "strands.cancellation.type"),
+            Some(&Value::from("CancelledError"))
+        );
+    }
+
+    #[test]
+    fn schemas_put_type_first_and_prompt_tokens_add_separate_cache_counts() {
+        let schema = json!({"properties": {"a": {}}, "required": ["a"], "type": "object", "title": "t"});
+        assert_eq!(
+            serialize(&type_first(&schema)),
+            r#"{"type": "object", "properties": {"a": {}}, "required": ["a"], "title": "t"}"#
+        );
+        assert_eq!(type_first(&json!(true)), json!(true));
+        let inside = Usage {
+            input_tokens: 10,
+            output_tokens: 5,
+            total_tokens: 15,
+            cache_read_input_tokens: Some(4),
+            cache_write_input_tokens: None,
+        };
+        assert_eq!(prompt_tokens(&inside), 10);
+        let beside = Usage {
+            total_tokens: 19,
+            ..inside
+        };
+        assert_eq!(prompt_tokens(&beside), 14);
     }
 }
