@@ -6,7 +6,8 @@
 #              against a scripted OpenAI mock (scripts/record/strands_scenarios.py)
 #   spans      traces/strands-spans.json   the span tree of Strands' tracer (OpenTelemetry SDK,
 #              in-memory exporter) for one invocation with an MCP tool, against the OpenAI mock
-#              (scripts/record/strands_spans.py)
+#              (scripts/record/strands_spans.py; the MCP server runs on the test peers' .venv,
+#              scripts/install-test-peers.sh)
 #   mcp        vectors/mcp-everything-content.json  the npm server-everything of tests/peers
 #   pyjson     pyjson/python-json-oracle.jsonl      python3's json module on the differential
 #              corpora of src/pyjson/tests.rs
