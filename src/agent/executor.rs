@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::agent::client_tools::CLIENT_TOOL_PLACEHOLDER;
 use crate::agent::events::AgentEvent;
+use crate::agent::spans::Spans;
 use crate::structured::OutputSchema;
+use crate::telemetry::{Span, TraceContext};
 use crate::tools::{Tool, ToolContext, ToolRegistry};
 use crate::types::{ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolUse};
 
@@ -41,6 +43,7 @@ pub(super) fn run_batch(
     tools: &ToolRegistry,
     client: &HashSet<&str>,
     context: &ToolContext<'_>,
+    spans: &Spans<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Batch {
     let calls: Vec<&ToolUse> = message.tool_uses().collect();
@@ -74,7 +77,7 @@ pub(super) fn run_batch(
             _ => tools.get(&call.name).map_or(Job::Unknown, Job::Tool),
         })
         .collect();
-    let outcomes = execute(&runnable, &jobs, context, on_event);
+    let outcomes = execute(&runnable, &jobs, context, spans, on_event);
 
     let mut batch = Batch {
         message: Message::new(Role::User, Vec::new()),
@@ -129,7 +132,42 @@ enum Job<'t> {
 
 type Outcome = (ToolResult, Option<Value>);
 
-fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome {
+/// Runs one call under its `execute_tool` span (none for an unknown tool, as in Strands, whose
+/// executor records no span for a call it rejects); the tool gets the span's context.
+fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>, spans: &Spans<'_>) -> Outcome {
+    let span = match job {
+        Job::Unknown => Span::NONE,
+        _ if !spans.tracer.is_enabled() => Span::NONE,
+        Job::Tool(tool) => spans.tool(
+            call,
+            Some(tool.spec()),
+            context.trace.unwrap_or(&TraceContext::NONE),
+        ),
+        Job::Output(schema) => spans.tool(
+            call,
+            Some(&schema.tool_spec()),
+            context.trace.unwrap_or(&TraceContext::NONE),
+        ),
+        // Strands runs a client (proxy) tool like any other: it has its span.
+        Job::Client => spans.tool(call, None, context.trace.unwrap_or(&TraceContext::NONE)),
+    };
+    let traced;
+    let context = if span.span_context().is_some() {
+        traced = span.context();
+        &ToolContext {
+            session_id: context.session_id,
+            cancel: context.cancel,
+            trace: Some(&traced),
+        }
+    } else {
+        context
+    };
+    let outcome = run_job_untraced(job, call, context);
+    spans.end_tool(span, &outcome.0);
+    outcome
+}
+
+fn run_job_untraced(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome {
     let (mut result, output) = match job {
         Job::Output(schema) => schema.call(call),
         Job::Tool(tool) => match catch_unwind(AssertUnwindSafe(|| tool.call(call, context))) {
@@ -155,6 +193,7 @@ fn execute(
     calls: &[&ToolUse],
     jobs: &[Job<'_>],
     context: &ToolContext<'_>,
+    spans: &Spans<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Vec<Outcome> {
     let report =
@@ -172,7 +211,7 @@ fn execute(
             .iter()
             .zip(jobs)
             .map(|(call, job)| {
-                let outcome = run_job(job, call, context);
+                let outcome = run_job(job, call, context, spans);
                 report(on_event, call, job, &outcome);
                 outcome
             })
@@ -186,11 +225,11 @@ fn execute(
             let spawned = thread::Builder::new()
                 .name("agent-tool".into())
                 .spawn_scoped(scope, move || {
-                    let _ = thread_sender.send((index, run_job(job, call, context)));
+                    let _ = thread_sender.send((index, run_job(job, call, context, spans)));
                 });
             if spawned.is_err() {
                 // No thread to be had: run it here rather than fail the call.
-                let _ = sender.send((index, run_job(job, call, context)));
+                let _ = sender.send((index, run_job(job, call, context, spans)));
             }
         }
         drop(sender);

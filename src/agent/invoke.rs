@@ -13,9 +13,11 @@ use crate::agent::events::AgentEvent;
 use crate::agent::prompt::Prompt;
 use crate::agent::result::AgentResult;
 use crate::agent::run::{Run, Settings, Start};
+use crate::agent::spans::Spans;
 use crate::agent::tools::{ToolLease, ToolSource};
 use crate::session::{AgentSnapshot, SessionError, SessionErrorKind, SessionStore, validate_session_id};
 use crate::structured::OutputSchema;
+use crate::telemetry::{Span, TraceContext, Tracer};
 use crate::tools::ToolRegistry;
 use crate::types::{CancelToken, Message};
 
@@ -130,6 +132,19 @@ impl Agent {
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
+        self.invoke_traced(session_id, prompt, cancel, &TraceContext::NONE, on_event)
+    }
+
+    /// [`Agent::invoke`] under a parent span (the request's server span): the invocation's
+    /// `invoke_agent` span is its child, or a root span without one.
+    pub fn invoke_traced(
+        &self,
+        session_id: &str,
+        prompt: Prompt,
+        cancel: &CancelToken,
+        parent: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
         validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
         let mut prompt = Some(prompt.into_message()?);
         self.invoke_inner(
@@ -137,6 +152,7 @@ impl Agent {
             &ClientTools::default(),
             &mut |_| Ok(prompt.take()),
             cancel,
+            parent,
             on_event,
         )
     }
@@ -147,13 +163,15 @@ impl Agent {
     /// ([`StoredSession::replace_placeholder`]) and change `agent.state`, and says how to go
     /// on ([`Next`]). A call to a client tool ends the invocation after its batch, with stop
     /// reason `tool_use` and the placeholder results stored. An error from `decide` ends the
-    /// invocation with it, the session as `decide` left it.
+    /// invocation with it, the session as `decide` left it. `parent` is the span the
+    /// invocation's `invoke_agent` span goes under ([`TraceContext::NONE`] for a root span).
     pub fn invoke_with(
         &self,
         session_id: &str,
         client: &ClientTools,
         decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Next, AgentError>,
         cancel: &CancelToken,
+        parent: &TraceContext,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
         let mut decide = |stored: &mut StoredSession<'_>| -> Result<Option<Message>, AgentError> {
@@ -162,7 +180,22 @@ impl Agent {
                 Next::Continue => Ok(None),
             }
         };
-        self.invoke_inner(session_id, client, &mut decide, cancel, on_event)
+        self.invoke_inner(session_id, client, &mut decide, cancel, parent, on_event)
+    }
+
+    /// Replaces the tracer (for an agent built by [`Agent::from_config`]).
+    pub fn set_tracer(&mut self, tracer: Tracer) {
+        self.settings.tracer = tracer;
+    }
+
+    /// Tracer the invocations report to.
+    pub fn tracer(&self) -> &Tracer {
+        &self.settings.tracer
+    }
+
+    /// The agent's name (its `invoke_agent` span).
+    pub fn name(&self) -> &str {
+        &self.settings.name
     }
 
     fn invoke_inner(
@@ -171,6 +204,7 @@ impl Agent {
         client: &ClientTools,
         decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Option<Message>, AgentError>,
         cancel: &CancelToken,
+        parent: &TraceContext,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
         validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
@@ -180,6 +214,51 @@ impl Agent {
         let structured_output = self.settings.structured_output.as_ref();
         let tools = ToolLease::acquire(&self.tools, structured_output, session_id)?;
         refuse_colliding_client_tools(client, &tools.registry, structured_output)?;
+        let spans = Spans {
+            tracer: &self.settings.tracer,
+            session_id,
+            model_id: self.settings.model.model_id(),
+            system_prompt: self.settings.system_prompt.as_deref(),
+        };
+        // Started before the session is taken, so a lock timeout or a store failure is on it.
+        let mut agent_span = if self.settings.tracer.is_enabled() {
+            let specs = tools.registry.specs();
+            let names: Vec<&str> = specs
+                .iter()
+                .chain(client.specs.iter())
+                .map(|s| s.name.as_str())
+                .collect();
+            spans.agent(&self.settings.name, &names, parent)
+        } else {
+            Span::NONE
+        };
+        let agent_context = agent_span.context();
+        let outcome = self.run_in_session(
+            session_id,
+            client,
+            decide,
+            &tools.registry,
+            cancel,
+            &spans,
+            (&mut agent_span, &agent_context),
+            on_event,
+        );
+        spans.end_agent(agent_span, &outcome);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_in_session(
+        &self,
+        session_id: &str,
+        client: &ClientTools,
+        decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Option<Message>, AgentError>,
+        registry: &ToolRegistry,
+        cancel: &CancelToken,
+        spans: &Spans<'_>,
+        (agent_span, agent_context): (&mut Span, &TraceContext),
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
         let mut start = self.open_session(session_id)?;
         let prompt = {
             let mut stored = StoredSession {
@@ -200,7 +279,17 @@ impl Agent {
                 return Err(e);
             }
         };
-        let mut run = Run::new(&self.settings, session_id, start, &tools.registry, client, cancel);
+        spans.agent_prompt(agent_span, prompt.as_ref());
+        let mut run = Run::new(
+            &self.settings,
+            session_id,
+            start,
+            registry,
+            client,
+            cancel,
+            spans,
+            agent_context,
+        );
         let outcome = run.run(prompt, on_event);
         // Strands' `finally`: the window is applied and saved after errors too.
         let closed = run.close();

@@ -39,9 +39,10 @@ mod invoke;
 mod prompt;
 mod result;
 mod run;
+mod spans;
 mod tools;
 
-pub use builder::AgentBuilder;
+pub use builder::{AgentBuilder, DEFAULT_AGENT_NAME};
 pub use client_tools::{
     CLIENT_TOOL_PLACEHOLDER, ClientTools, MAX_RECORDED_CLIENT_CALLS, Next, StoredSession, is_placeholder,
     recorded_ids,

@@ -21,4 +21,5 @@ mod session;
 mod sigv4;
 mod structured;
 mod support;
+mod traces;
 mod ws;

@@ -60,6 +60,7 @@ use crate::agent::{Agent, AgentEvent};
 use crate::app::agent_entrypoint::sanitize_session_id;
 use crate::app::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
 use crate::error::Error;
+use crate::telemetry::TraceContext;
 use crate::types::CancelToken;
 
 pub use events::RunEvents;
@@ -82,7 +83,14 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
                 sink.send_serialized(events::to_json_text(&event).into_bytes())
                     .is_ok()
             };
-            run(&agent, &input, &session_id, ctx.cancel_token(), &mut send);
+            run(
+                &agent,
+                &input,
+                &session_id,
+                ctx.cancel_token(),
+                &ctx.trace,
+                &mut send,
+            );
             Ok(())
         }))
     });
@@ -113,6 +121,7 @@ fn run(
     input: &RunInput,
     session_id: &str,
     cancel: &CancelToken,
+    trace: &TraceContext,
     send: &mut dyn FnMut(Value) -> bool,
 ) {
     let mut run = RunEvents::new(&input.thread_id, &input.run_id);
@@ -132,6 +141,7 @@ fn run(
             }
         },
         cancel,
+        trace,
         &mut |event: AgentEvent<'_>| {
             for e in run.on_event(&event) {
                 send(e);
@@ -200,6 +210,9 @@ fn serve_websocket(
         return Ok(());
     };
     let cancel = ctx.cancel_token().clone();
+    // The run's server span, in the trace the upgrade request came with.
+    let span = crate::app::server_span::start(agent.tracer(), ctx, "WS", "/ws");
+    let trace = span.context();
     {
         let mut events = WsEvents(ws);
         let mut sink = EventSink::new(&mut events, cancel.clone());
@@ -209,7 +222,8 @@ fn serve_websocket(
             let framed = format!("data: {}\n\n", events::to_json_text(&event));
             sink.send_serialized(framed.into_bytes()).is_ok()
         };
-        run(agent, &input, &session_id, &cancel, &mut send);
+        run(agent, &input, &session_id, &cancel, &trace, &mut send);
+        crate::app::server_span::end_message(span, Some(&session_id), None);
     }
     if !ctx.is_cancelled() {
         ws.close(1000, "")?;
