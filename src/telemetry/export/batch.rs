@@ -1,0 +1,345 @@
+//! The batch span processor: a bounded queue filled by `on_end`, drained by one thread.
+//!
+//! `enqueue` holds the queue's lock only to push (no allocation past the queue's reserved
+//! capacity, no I/O), so a request path never waits on the collector. Backoff waits happen on
+//! the queue's condition variable, so `shutdown` cuts them short.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::transport::{Outcome, Transport};
+use super::{OtlpConfig, WARN_EVERY, redact_userinfo};
+use crate::logging::{Level, Line};
+use crate::telemetry::{KeyValue, SpanData};
+
+/// What became of the spans handed to the exporter so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Accepted by the collector (a 2xx answer).
+    pub exported: u64,
+    /// Never sent: the queue was full, or still held spans when shutdown's time ran out, or
+    /// they ended after shutdown.
+    pub dropped: u64,
+    /// Sent and lost: a final error answer, or retries ran out of time.
+    pub failed: u64,
+    /// Waiting in the queue now.
+    pub queued: usize,
+}
+
+/// Retries start at this wait and double, up to [`MAX_BACKOFF`], each with jitter.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+struct State {
+    queue: VecDeque<SpanData>,
+    /// Set by `shutdown`: flush what is queued until then, then stop.
+    shutdown_by: Option<Instant>,
+    /// The thread has stopped.
+    finished: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the export thread (a full batch, shutdown).
+    wake: Condvar,
+    /// Wakes `shutdown` when the thread has finished.
+    finished: Condvar,
+    exported: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    max_queue_size: usize,
+    max_batch: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a queue that is still a valid queue.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+pub(super) struct Processor {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Processor {
+    pub(super) fn start(config: OtlpConfig, transport: Transport) -> std::io::Result<Processor> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                // Reserved once: pushing never allocates, and memory is bounded from the start.
+                queue: VecDeque::with_capacity(config.batch.max_queue_size),
+                shutdown_by: None,
+                finished: false,
+            }),
+            wake: Condvar::new(),
+            finished: Condvar::new(),
+            exported: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            max_queue_size: config.batch.max_queue_size,
+            max_batch: config.batch.max_export_batch_size,
+        });
+        let worker = Worker {
+            shared: Arc::clone(&shared),
+            transport,
+            resource: config.resource.clone(),
+            schedule_delay: config.batch.schedule_delay,
+            export_timeout: config.batch.export_timeout,
+            endpoint: redact_userinfo(&config.endpoint),
+            warned_at: None,
+            dropped_reported: 0,
+            failures: 0,
+            last_failure: String::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("otlp-export".into())
+            .spawn(move || worker.run())?;
+        Ok(Processor {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(super) fn enqueue(&self, span: SpanData) {
+        let s = &self.shared;
+        let mut state = s.lock();
+        if state.shutdown_by.is_some() || state.queue.len() >= s.max_queue_size {
+            drop(state);
+            s.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        state.queue.push_back(span);
+        let full_batch = state.queue.len() == s.max_batch;
+        drop(state);
+        if full_batch {
+            s.wake.notify_one();
+        }
+    }
+
+    pub(super) fn counters(&self) -> Counters {
+        let s = &self.shared;
+        let queued = s.lock().queue.len();
+        Counters {
+            exported: s.exported.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            queued,
+        }
+    }
+
+    /// Flushes what is queued, waiting at most `timeout`; spans still queued then are dropped.
+    pub(super) fn shutdown(&self, timeout: Duration) {
+        let s = &self.shared;
+        let deadline = Instant::now() + timeout;
+        let mut state = s.lock();
+        if state.shutdown_by.is_none_or(|t| deadline < t) {
+            state.shutdown_by = Some(deadline);
+        }
+        s.wake.notify_all();
+        while !state.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            state = s
+                .finished
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(state);
+        let thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Processor {
+    /// Without a shutdown, the thread stops after its current request: nothing is flushed.
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        if state.shutdown_by.is_none() {
+            state.shutdown_by = Some(Instant::now());
+        }
+        drop(state);
+        self.shared.wake.notify_all();
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    transport: Transport,
+    resource: Vec<KeyValue>,
+    schedule_delay: Duration,
+    export_timeout: Duration,
+    endpoint: String,
+    warned_at: Option<Instant>,
+    dropped_reported: u64,
+    failures: u64,
+    last_failure: String,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut flush_at = Instant::now() + self.schedule_delay;
+        loop {
+            let (batch, shutdown_by) = self.next_batch(flush_at);
+            self.warn_if_due();
+            if batch.is_empty() {
+                if shutdown_by.is_some() {
+                    break;
+                }
+                flush_at = Instant::now() + self.schedule_delay;
+                continue;
+            }
+            let mut deadline = Instant::now() + self.export_timeout;
+            if let Some(t) = shutdown_by {
+                deadline = deadline.min(t);
+            }
+            self.export(batch, deadline);
+            if let Some(t) = self.shared.lock().shutdown_by
+                && Instant::now() >= t
+            {
+                break;
+            }
+            flush_at = Instant::now() + self.schedule_delay;
+        }
+        let mut state = self.shared.lock();
+        let left = state.queue.len() as u64;
+        state.queue.clear();
+        state.finished = true;
+        drop(state);
+        self.shared.dropped.fetch_add(left, Ordering::Relaxed);
+        self.warn_if_due();
+        self.shared.finished.notify_all();
+    }
+
+    /// Waits for a full batch, the flush time or shutdown; takes up to one batch.
+    fn next_batch(&self, flush_at: Instant) -> (Vec<SpanData>, Option<Instant>) {
+        let s = &self.shared;
+        let mut state = s.lock();
+        loop {
+            let now = Instant::now();
+            if state.shutdown_by.is_some() || state.queue.len() >= s.max_batch || now >= flush_at {
+                break;
+            }
+            state = s
+                .wake
+                .wait_timeout(state, flush_at - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let n = state.queue.len().min(s.max_batch);
+        let batch: Vec<SpanData> = state.queue.drain(..n).collect();
+        (batch, state.shutdown_by)
+    }
+
+    fn export(&mut self, batch: Vec<SpanData>, mut deadline: Instant) {
+        let n = batch.len() as u64;
+        let body = self.transport.encode(&self.resource, &batch);
+        drop(batch);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                self.lost(n, "no time left to retry".into());
+                return;
+            }
+            match self.transport.send(&body, deadline - now) {
+                Outcome::Done => {
+                    self.shared.exported.fetch_add(n, Ordering::Relaxed);
+                    return;
+                }
+                Outcome::Failed(why) => {
+                    self.lost(n, why);
+                    return;
+                }
+                Outcome::Retry { after, why } => {
+                    let wait = after.unwrap_or_else(|| jitter(backoff));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    if Instant::now() + wait >= deadline {
+                        self.lost(n, why);
+                        return;
+                    }
+                    self.last_failure = why;
+                    // Waits on the queue's condition variable: a shutdown ends the wait and
+                    // brings the deadline forward.
+                    let until = Instant::now() + wait;
+                    let mut state = self.shared.lock();
+                    loop {
+                        if let Some(t) = state.shutdown_by {
+                            deadline = deadline.min(t);
+                        }
+                        let now = Instant::now();
+                        if now >= until || now >= deadline {
+                            break;
+                        }
+                        state = self
+                            .shared
+                            .wake
+                            .wait_timeout(state, until.min(deadline) - now)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0;
+                    }
+                }
+            }
+        }
+    }
+
+    fn lost(&mut self, n: u64, why: String) {
+        self.shared.failed.fetch_add(n, Ordering::Relaxed);
+        self.failures += n;
+        self.last_failure = why;
+        self.warn_if_due();
+    }
+
+    /// One warning line per [`WARN_EVERY`] at most, for drops and failures since the last one.
+    fn warn_if_due(&mut self) {
+        let dropped = self.shared.dropped.load(Ordering::Relaxed);
+        let new_drops = dropped - self.dropped_reported;
+        if new_drops == 0 && self.failures == 0 {
+            return;
+        }
+        if self.warned_at.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        self.warned_at = Some(Instant::now());
+        Line::new(Level::Warn, "OTLP trace export is losing spans")
+            .str("endpoint", &self.endpoint)
+            .num("dropped", new_drops)
+            .num("failed", self.failures)
+            .num("dropped_total", dropped)
+            .num("failed_total", self.shared.failed.load(Ordering::Relaxed))
+            .opt_str("last_error", Some(&self.last_failure))
+            .emit();
+        self.dropped_reported = dropped;
+        self.failures = 0;
+    }
+}
+
+/// Between half and all of `d`, so many exporters retrying together spread out.
+fn jitter(d: Duration) -> Duration {
+    let r = getrandom::u32().unwrap_or(u32::MAX / 2);
+    d / 2 + d.mul_f64(f64::from(r) / f64::from(u32::MAX) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_and_whole() {
+        for _ in 0..100 {
+            let j = jitter(Duration::from_millis(1000));
+            assert!(
+                j >= Duration::from_millis(500) && j <= Duration::from_millis(1000),
+                "{j:?}"
+            );
+        }
+    }
+}
