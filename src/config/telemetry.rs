@@ -421,6 +421,7 @@ fn batch_config(e: &EnvReader<'_>) -> Result<BatchConfig, ConfigError> {
         max_export_batch_size,
         schedule_delay: millis(e, "OTEL_BSP_SCHEDULE_DELAY", 5_000)?,
         export_timeout: millis(e, "OTEL_BSP_EXPORT_TIMEOUT", 30_000)?,
+        max_queue_bytes: d.max_queue_bytes,
     })
 }
 
@@ -684,6 +685,7 @@ mod tests {
                 max_export_batch_size: 10,
                 schedule_delay: Duration::from_millis(200),
                 export_timeout: Duration::from_secs(1),
+                max_queue_bytes: 64 * 1024 * 1024,
             }
         );
         let c = otlp(&[

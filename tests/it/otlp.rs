@@ -415,6 +415,7 @@ fn small_queue(endpoint: String) -> OtlpConfig {
         max_export_batch_size: 10,
         schedule_delay: Duration::from_millis(20),
         export_timeout: Duration::from_secs(2),
+        ..BatchConfig::default()
     };
     c
 }
@@ -463,6 +464,34 @@ fn collector_down_spans_are_dropped_and_counted_without_blocking() {
         exporter.counters().dropped + exporter.counters().failed + exporter.counters().exported,
         2001
     );
+}
+
+#[test]
+fn large_spans_are_bounded_by_bytes_too() {
+    let mut c = small_queue(dead_endpoint());
+    c.batch.max_queue_bytes = 8 * 1024 * 1024;
+    let exporter = OtlpExporter::start(c).unwrap();
+    // 1 MiB of message content per span: 100 queued spans would hold 100 MiB.
+    let content = "x".repeat(1024 * 1024);
+    let mut most_queued = 0;
+    for i in 0..60 {
+        let mut s = span(i);
+        s.attributes
+            .push(("gen_ai.output.messages".into(), Value::Str(content.clone())));
+        exporter.on_end(s);
+        most_queued = most_queued.max(exporter.counters().queued);
+    }
+    assert!(
+        most_queued <= 8,
+        "{most_queued} spans of 1 MiB queued under an 8 MiB budget"
+    );
+    assert!(
+        exporter.counters().dropped >= 60 - 8 - 10,
+        "{:?}",
+        exporter.counters()
+    );
+    exporter.shutdown(Duration::from_millis(200));
+    assert_accounted(&exporter, 60);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::transport::{Outcome, Transport};
 use super::{OtlpConfig, WARN_EVERY, redact_userinfo};
 use crate::logging::{Level, Line};
-use crate::telemetry::{KeyValue, SpanData};
+use crate::telemetry::{KeyValue, SpanData, Value};
 
 /// What became of the spans handed to the exporter so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +35,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 struct State {
     queue: VecDeque<SpanData>,
+    /// The queued spans' [`approximate_size`], summed.
+    queued_bytes: usize,
     /// Set by `shutdown`: flush what is queued until then, then stop.
     shutdown_by: Option<Instant>,
     /// The thread has stopped.
@@ -51,6 +53,7 @@ struct Shared {
     dropped: AtomicU64,
     failed: AtomicU64,
     max_queue_size: usize,
+    max_queue_bytes: usize,
     max_batch: usize,
 }
 
@@ -72,6 +75,7 @@ impl Processor {
             state: Mutex::new(State {
                 // Reserved once: pushing never allocates, and memory is bounded from the start.
                 queue: VecDeque::with_capacity(config.batch.max_queue_size),
+                queued_bytes: 0,
                 shutdown_by: None,
                 finished: false,
             }),
@@ -81,6 +85,7 @@ impl Processor {
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             max_queue_size: config.batch.max_queue_size,
+            max_queue_bytes: config.batch.max_queue_bytes,
             max_batch: config.batch.max_export_batch_size,
         });
         let worker = Worker {
@@ -106,12 +111,18 @@ impl Processor {
 
     pub(super) fn enqueue(&self, span: SpanData) {
         let s = &self.shared;
+        let size = approximate_size(&span);
         let mut state = s.lock();
-        if state.shutdown_by.is_some() || state.queue.len() >= s.max_queue_size {
+        if state.shutdown_by.is_some()
+            || state.queue.len() >= s.max_queue_size
+            || state.queued_bytes + size > s.max_queue_bytes
+        {
             drop(state);
+            drop(span);
             s.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        state.queued_bytes += size;
         state.queue.push_back(span);
         let full_batch = state.queue.len() == s.max_batch;
         drop(state);
@@ -212,6 +223,7 @@ impl Worker {
         let mut state = self.shared.lock();
         let left = state.queue.len() as u64;
         state.queue.clear();
+        state.queued_bytes = 0;
         state.finished = true;
         drop(state);
         self.shared.dropped.fetch_add(left, Ordering::Relaxed);
@@ -236,6 +248,8 @@ impl Worker {
         }
         let n = state.queue.len().min(s.max_batch);
         let batch: Vec<SpanData> = state.queue.drain(..n).collect();
+        let taken: usize = batch.iter().map(approximate_size).sum();
+        state.queued_bytes = state.queued_bytes.saturating_sub(taken);
         (batch, state.shutdown_by)
     }
 
@@ -320,6 +334,33 @@ impl Worker {
         self.dropped_reported = dropped;
         self.failures = 0;
     }
+}
+
+/// What a span holds on the heap, roughly: its strings and a fixed cost per attribute and event
+/// (the same for a span on enqueue and on dequeue, which is all the budget needs).
+fn approximate_size(span: &SpanData) -> usize {
+    fn attrs(a: &[KeyValue]) -> usize {
+        a.iter()
+            .map(|(k, v)| {
+                48 + k.len()
+                    + match v {
+                        Value::Str(s) => s.len(),
+                        Value::StrArray(items) => items.iter().map(|s| 24 + s.len()).sum(),
+                        _ => 0,
+                    }
+            })
+            .sum()
+    }
+    let events: usize = span
+        .events
+        .iter()
+        .map(|e| 64 + e.name.len() + attrs(&e.attributes))
+        .sum();
+    std::mem::size_of::<SpanData>()
+        + span.name.len()
+        + span.context.trace_state.len()
+        + attrs(&span.attributes)
+        + events
 }
 
 /// Between half and all of `d`, so many exporters retrying together spread out.

@@ -47,6 +47,10 @@ pub struct BatchConfig {
     pub schedule_delay: Duration,
     /// The longest one batch may take, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, 30 s).
     pub export_timeout: Duration,
+    /// The queued spans' estimated size at most (their strings' bytes; 64 MiB). Spans carry
+    /// message content, and 2048 spans of large tool results would otherwise hold gigabytes
+    /// while a collector is down; past it new spans are dropped, as past `max_queue_size`.
+    pub max_queue_bytes: usize,
 }
 
 impl Default for BatchConfig {
@@ -56,6 +60,7 @@ impl Default for BatchConfig {
             max_export_batch_size: 512,
             schedule_delay: Duration::from_millis(5000),
             export_timeout: Duration::from_millis(30_000),
+            max_queue_bytes: 64 * 1024 * 1024,
         }
     }
 }
