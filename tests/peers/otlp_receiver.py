@@ -16,8 +16,10 @@ by default); otherwise 403.
 
 Faults (POST /_fault {"mode", "count", "retry_after", "delay"}), for the next `count` exports
 (all when absent): "500", "503", "429" (with Retry-After when given), "slow" (answer 200 after
-`delay` seconds), "close" (read the request, close without an answer). POST /_reset clears
-everything. GET /_requests returns {"requests": [...], "errors": [...], "attempts": n}.
+`delay` seconds), "close" (read the request, close without an answer), "partial" (take the
+request, answer 200 with a partial success rejecting `rejected` spans, encoded by the official
+package in the request's encoding). POST /_reset clears everything. PEER_PORT picks the port
+(a collector that comes up after the exporter started). GET /_requests returns {"requests": [...], "errors": [...], "attempts": n}.
 
 Run: python otlp_receiver.py PORT_FILE (.venv-otel).
 """
@@ -35,7 +37,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 try:
     from google.protobuf.unknown_fields import UnknownFieldSet
@@ -220,7 +226,8 @@ class Handler(BaseHTTPRequestHandler):
                 fault = dict(FAULT)
                 if "count" in FAULT:
                     FAULT["count"] -= 1
-        if fault:
+        partial = fault if fault and fault["mode"] == "partial" else None
+        if fault and not partial:
             mode = fault["mode"]
             if mode == "close":
                 self.close_connection = True
@@ -249,15 +256,19 @@ class Handler(BaseHTTPRequestHandler):
         decoded["signed"] = bool(REGION)
         with LOCK:
             REQUESTS.append(decoded)
-        # ExportTraceServiceResponse: empty (no partial success).
+        response = ExportTraceServiceResponse()
+        if partial:
+            response.partial_success.CopyFrom(
+                ExportTracePartialSuccess(rejected_spans=int(partial.get("rejected", 1)), error_message=partial.get("message", ""))
+            )
         if decoded["encoding"] == "json":
-            self.send(200, b"{}")
+            self.send(200, json_format.MessageToJson(response).encode())
         else:
-            self.send(200, b"", content_type="application/x-protobuf")
+            self.send(200, response.SerializeToString(), content_type="application/x-protobuf")
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PEER_PORT", "0"))), Handler)
     server.daemon_threads = True
     tmp = sys.argv[1] + ".tmp"
     with open(tmp, "w") as f:

@@ -23,7 +23,8 @@ pub struct Counters {
     /// Never sent: the queue was full, or still held spans when shutdown's time ran out, or
     /// they ended after shutdown.
     pub dropped: u64,
-    /// Sent and lost: a final error answer, or retries ran out of time.
+    /// Sent and lost: a final error answer, retries ran out of time, or the collector rejected
+    /// them in a partial success.
     pub failed: u64,
     /// Waiting in the queue now.
     pub queued: usize,
@@ -265,8 +266,16 @@ impl Worker {
                 return;
             }
             match self.transport.send(&body, deadline - now) {
-                Outcome::Done => {
-                    self.shared.exported.fetch_add(n, Ordering::Relaxed);
+                Outcome::Done { rejected, message } => {
+                    let rejected = rejected.min(n);
+                    self.shared.exported.fetch_add(n - rejected, Ordering::Relaxed);
+                    if rejected > 0 {
+                        let why = message.unwrap_or_else(|| "no reason given".into());
+                        self.lost(
+                            rejected,
+                            format!("the collector rejected {rejected} spans: {why}"),
+                        );
+                    }
                     return;
                 }
                 Outcome::Failed(why) => {
