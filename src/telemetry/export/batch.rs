@@ -96,9 +96,7 @@ impl Processor {
             schedule_delay: config.batch.schedule_delay,
             export_timeout: config.batch.export_timeout,
             endpoint: redact_userinfo(&config.endpoint),
-            warned_at: None,
-            dropped_reported: 0,
-            failures: 0,
+            warnings: WarnLimiter::default(),
             last_failure: String::new(),
         };
         let thread = std::thread::Builder::new()
@@ -190,9 +188,7 @@ struct Worker {
     schedule_delay: Duration,
     export_timeout: Duration,
     endpoint: String,
-    warned_at: Option<Instant>,
-    dropped_reported: u64,
-    failures: u64,
+    warnings: WarnLimiter,
     last_failure: String,
 }
 
@@ -316,32 +312,54 @@ impl Worker {
 
     fn lost(&mut self, n: u64, why: String) {
         self.shared.failed.fetch_add(n, Ordering::Relaxed);
-        self.failures += n;
+        self.warnings.failures += n;
         self.last_failure = why;
         self.warn_if_due();
     }
 
     /// One warning line per [`WARN_EVERY`] at most, for drops and failures since the last one.
     fn warn_if_due(&mut self) {
-        let dropped = self.shared.dropped.load(Ordering::Relaxed);
-        let new_drops = dropped - self.dropped_reported;
-        if new_drops == 0 && self.failures == 0 {
+        let dropped_total = self.shared.dropped.load(Ordering::Relaxed);
+        let Some((dropped, failed)) = self.warnings.due(dropped_total, Instant::now()) else {
             return;
-        }
-        if self.warned_at.is_some_and(|t| t.elapsed() < WARN_EVERY) {
-            return;
-        }
-        self.warned_at = Some(Instant::now());
+        };
         Line::new(Level::Warn, "OTLP trace export is losing spans")
             .str("endpoint", &self.endpoint)
-            .num("dropped", new_drops)
-            .num("failed", self.failures)
-            .num("dropped_total", dropped)
+            .num("dropped", dropped)
+            .num("failed", failed)
+            .num("dropped_total", dropped_total)
             .num("failed_total", self.shared.failed.load(Ordering::Relaxed))
             .opt_str("last_error", Some(&self.last_failure))
             .emit();
-        self.dropped_reported = dropped;
-        self.failures = 0;
+    }
+}
+
+/// Rate-limits the loss warning: the first loss is reported at once, later ones at most every
+/// [`WARN_EVERY`], each report counting what was lost since the previous one.
+#[derive(Default)]
+struct WarnLimiter {
+    warned_at: Option<Instant>,
+    dropped_reported: u64,
+    /// Spans failed since the last report.
+    failures: u64,
+}
+
+impl WarnLimiter {
+    /// `(dropped, failed)` since the last report, when a report is due.
+    fn due(&mut self, dropped_total: u64, now: Instant) -> Option<(u64, u64)> {
+        let dropped = dropped_total.saturating_sub(self.dropped_reported);
+        if dropped == 0 && self.failures == 0 {
+            return None;
+        }
+        if self
+            .warned_at
+            .is_some_and(|t| now.saturating_duration_since(t) < WARN_EVERY)
+        {
+            return None;
+        }
+        self.warned_at = Some(now);
+        self.dropped_reported = dropped_total;
+        Some((dropped, std::mem::take(&mut self.failures)))
     }
 }
 
@@ -381,6 +399,39 @@ fn jitter(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loss_warnings_are_rate_limited_and_count_since_the_last() {
+        let t0 = Instant::now();
+        let mut w = WarnLimiter::default();
+        assert_eq!(w.due(0, t0), None, "nothing lost, nothing said");
+        assert_eq!(w.due(3, t0), Some((3, 0)), "the first loss is reported at once");
+        w.failures += 5;
+        assert_eq!(w.due(10, t0 + Duration::from_secs(1)), None);
+        assert_eq!(w.due(12, t0 + WARN_EVERY), Some((9, 5)));
+        assert_eq!(w.due(12, t0 + WARN_EVERY * 3), None, "nothing new");
+        w.failures += 1;
+        assert_eq!(w.due(12, t0 + WARN_EVERY * 3), Some((0, 1)));
+    }
+
+    #[test]
+    fn queued_size_counts_strings_and_is_the_same_both_ways() {
+        let span = SpanData {
+            context: crate::telemetry::SpanContext::default(),
+            parent_span_id: None,
+            name: "n".into(),
+            kind: crate::telemetry::SpanKind::Internal,
+            start_unix_nano: 0,
+            end_unix_nano: 0,
+            attributes: vec![("k".into(), Value::Str("x".repeat(1000)))],
+            events: Vec::new(),
+            status: crate::telemetry::Status::Unset,
+            scope: "s",
+        };
+        let size = approximate_size(&span);
+        assert!(size > 1000 && size < 1000 + 512, "{size}");
+        assert_eq!(size, approximate_size(&span.clone()));
+    }
 
     #[test]
     fn jitter_stays_within_half_and_whole() {
