@@ -2,7 +2,8 @@
 # Installs the real peers the integration tests talk to: system tools (busybox for the
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
 # websockets), Strands 1.62 in .venv-strands, a2a-sdk 1.3 in .venv-a2a (Strands'
-# A2A client in .venv-a2a-strands), the AG-UI references in .venv-agui, npm MCP servers and
+# A2A client in .venv-a2a-strands), the AG-UI references in .venv-agui, the OTLP
+# receiver's opentelemetry-proto in .venv-otel, npm MCP servers and
 # @ag-ui/client (tests/peers/node_modules), and a
 # real local model server: llama-cpp-python's OpenAI server and mcp-server-time in .venv-llama,
 # SmolLM2-135M-Instruct in .models/ (tests/it/llama.rs, scripts/demo.sh).
@@ -83,6 +84,14 @@ if ! $llama_only; then
   fi
   .venv-agui/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-agui.txt
 
+  # The OTLP receiver (tests/peers/otlp_receiver.py): the official opentelemetry-proto and
+  # protobuf decode what the trace exporter sends, botocore checks X-Ray's SigV4; its own venv
+  # so its protobuf pin moves nobody else's.
+  if [ ! -x .venv-otel/bin/python ]; then
+    python3 -m venv .venv-otel
+  fi
+  .venv-otel/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-otel.txt
+
   # npm runs again whenever the lock file changes (a stamp holds the one it installed), not only
   # when a package directory is missing: a moved pin must reach node_modules.
   if ! cmp -s tests/peers/package-lock.json tests/peers/node_modules/.installed-lock 2>/dev/null; then
@@ -145,5 +154,5 @@ fi
 if $llama_only; then
   echo "llama peers ready: $root/.venv-llama, $root/$model"
 else
-  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-a2a, $root/.venv-a2a-strands, $root/.venv-agui, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
+  echo "test peers ready: $root/.venv, $root/.venv-strands, $root/.venv-a2a, $root/.venv-a2a-strands, $root/.venv-agui, $root/.venv-otel, $root/.venv-s3, $root/tests/peers/node_modules, $root/.venv-llama, $root/$model"
 fi

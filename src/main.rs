@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
+use agentcore_rt::aws::{DefaultCredentialsChain, ProvideCredentials};
 use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
 use agentcore_rt::config::{ExporterChoice, TelemetryConfig};
 use agentcore_rt::protocols::a2a::{A2aServer, Card};
 use agentcore_rt::protocols::mcp::agent_tools;
 use agentcore_rt::telemetry::console::ConsoleSink;
-use agentcore_rt::telemetry::{SpanSink, Tracer, TracerSettings};
+use agentcore_rt::telemetry::export::{ExportError, OtlpExporter};
+use agentcore_rt::telemetry::{SpanSink, Tracer};
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -159,7 +161,10 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };
-    let (tracer, span_sink) = tracer_from(telemetry, env_var);
+    let (tracer, span_sink) = match tracer_from(telemetry, env_var) {
+        Ok(t) => t,
+        Err(e) => return startup_error(&e),
+    };
     // MCP servers are probed in the background: the port listens (and /ping answers) at once,
     // invocations wait for the tools, and a probe that fails still stops the process.
     let (agent, startup) = match Agent::from_config_in_background(&agent_config, env_var) {
@@ -206,9 +211,11 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         _ => agent_entrypoint::install(&mut app, agent),
     }
     let served = app.run(addr);
-    // After the drain: what the last requests ended is exported within the same allowance.
+    // After the drain, the spans the last requests ended are flushed: for at most
+    // DRAIN_TIMEOUT, and 5 s, so that the default drain (10 s) and the flush together fit
+    // AgentCore's 15 s of termination grace.
     if let Some(sink) = span_sink {
-        sink.shutdown(drain_timeout);
+        sink.shutdown(drain_timeout.min(Duration::from_secs(5)));
     }
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -229,40 +236,20 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
 fn tracer_from(
     telemetry: TelemetryConfig,
     env_var: &dyn Fn(&str) -> Option<String>,
-) -> (Tracer, Option<Arc<dyn SpanSink>>) {
-    let TelemetryConfig { mut tracer, exporter } = telemetry;
+) -> Result<(Tracer, Option<Arc<dyn SpanSink>>), ExportError> {
+    let TelemetryConfig { tracer, exporter } = telemetry;
     let sink: Option<Arc<dyn SpanSink>> = match exporter {
         ExporterChoice::Console => Some(Arc::new(ConsoleSink::new())),
-        // wired when the export half lands: the OTLP batch exporter becomes the sink here; until
-        // then OTLP settings trace nothing.
-        ExporterChoice::Otlp(_) => None,
-        ExporterChoice::Off => provisional_console(env_var, &mut tracer),
+        ExporterChoice::Otlp(otlp) => {
+            // The chain is only asked when an export is signed (the X-Ray endpoint), and then
+            // at each export: credentials that appear after start-up are picked up.
+            let credentials: Arc<dyn ProvideCredentials> =
+                Arc::new(DefaultCredentialsChain::from_env(env_var));
+            Some(OtlpExporter::start_with_credentials(otlp, credentials)?)
+        }
+        ExporterChoice::Off => None,
     };
-    (Tracer::new(tracer, sink.clone()), sink)
-}
-
-/// PROVISIONAL, for the merge to reconcile: until `TelemetryConfig::from_env` reads the
-/// environment (the export half), `OTEL_TRACES_EXPORTER=console` still selects the console
-/// exporter here, with `OTEL_SEMCONV_STABILITY_OPT_IN` and
-/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` read as the tracer settings when the
-/// parsed ones are the defaults. Once `from_env` parses these, it never answers `Off` for them
-/// and this is dead code to delete.
-fn provisional_console(
-    env_var: &dyn Fn(&str) -> Option<String>,
-    tracer: &mut TracerSettings,
-) -> Option<Arc<dyn SpanSink>> {
-    let is = |name: &str, value: &str| env_var(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value));
-    if !is("OTEL_TRACES_EXPORTER", "console") || is("OTEL_SDK_DISABLED", "true") {
-        return None;
-    }
-    if *tracer == TracerSettings::default() {
-        let opt_in = env_var("OTEL_SEMCONV_STABILITY_OPT_IN").unwrap_or_default();
-        let tokens: Vec<&str> = opt_in.split(',').map(str::trim).collect();
-        tracer.genai_latest_conventions = tokens.contains(&"gen_ai_latest_experimental");
-        tracer.genai_tool_definitions = tokens.contains(&"gen_ai_tool_definitions");
-        tracer.capture_content = is("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true");
-    }
-    Some(Arc::new(ConsoleSink::new()))
+    Ok((Tracer::new(tracer, sink.clone()), sink))
 }
 
 /// Panics are caught per request; this makes sure the message reaches the log as JSON.

@@ -94,7 +94,7 @@ pub enum SpanKind {
     Internal = 1,
     /// Serving a request (our HTTP server span).
     Server = 2,
-    /// A call out (the model call: Strands' `chat` span is a client span).
+    /// A call out (Strands' own spans are all internal, `chat` included).
     Client = 3,
     /// Hands work to a queue.
     Producer = 4,

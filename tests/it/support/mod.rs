@@ -4,6 +4,7 @@
 
 pub mod bedrock;
 pub mod mock_openai;
+pub mod otlp;
 pub mod server;
 pub mod strands;
 
