@@ -55,11 +55,17 @@ impl AgentConfig {
             session_dir: e
                 .get("SESSION_DIR")
                 .map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
-            session_store: crate::session::S3Config::from_env(env).map_err(|e| ConfigError {
+            session_store: match crate::session::S3Config::from_env(env).map_err(|e| ConfigError {
                 var: e.var.into(),
                 value: Some(e.value),
                 reason: e.reason,
-            })?,
+            })? {
+                Some(s3) => Some(crate::session::S3Config {
+                    lease_duration: lease_duration(&e)?,
+                    ..s3
+                }),
+                None => None,
+            },
             session_fsync: e.flag("SESSION_FSYNC", true)?,
             window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
             max_cycles,
@@ -69,6 +75,20 @@ impl AgentConfig {
             session_lock_wait: e.duration("SESSION_LOCK_TIMEOUT", Duration::from_secs(15 * 60))?,
         })
     }
+}
+
+/// `SESSION_LEASE_DURATION`: whole seconds at least (S3's dates are), at most an hour.
+fn lease_duration(e: &EnvReader<'_>) -> Result<Duration, ConfigError> {
+    let var = "SESSION_LEASE_DURATION";
+    let duration = e.duration(var, crate::session::s3::DEFAULT_LEASE_DURATION)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&duration) {
+        return Err(ConfigError {
+            var: var.into(),
+            value: e.get(var),
+            reason: "must be from 1s to 1h".into(),
+        });
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]

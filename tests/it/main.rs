@@ -17,6 +17,7 @@ mod mcp_bound;
 mod mcp_server;
 mod model;
 mod s3;
+mod s3_lease;
 mod session;
 mod sigv4;
 mod structured;
