@@ -18,6 +18,7 @@ mod mcp_server;
 mod model;
 mod s3;
 mod s3_lease;
+mod s3_scale;
 mod session;
 mod sigv4;
 mod structured;

@@ -4,6 +4,7 @@
 
 pub mod bedrock;
 pub mod mock_openai;
+pub mod rr_proxy;
 pub mod s3;
 pub mod server;
 pub mod strands;

@@ -214,3 +214,44 @@ pub fn invoke(bin: &Binary, query: &str, session: &str) -> Resp {
         &json!({"query": query, "session_id": session}).to_string(),
     )
 }
+
+/// A session's stored messages as `(role, first text)`, read from S3 directly: every
+/// `message_<N>.json` must parse whole, carry its own index, and the indices must be dense.
+pub fn stored_messages(peer: &S3Peer, bucket: &str, prefix: &str, session: &str) -> Vec<(String, String)> {
+    let dir = format!("{prefix}/session_{session}/agents/agent_default/messages/");
+    let mut indexed: Vec<(u64, String)> = peer
+        .keys(bucket, &dir)
+        .into_iter()
+        .map(|key| {
+            let n = key
+                .strip_prefix(&dir)
+                .and_then(|k| k.strip_prefix("message_"))
+                .and_then(|k| k.strip_suffix(".json"))
+                .and_then(|k| k.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected key {key}"));
+            (n, key)
+        })
+        .collect();
+    indexed.sort();
+    indexed
+        .iter()
+        .enumerate()
+        .map(|(i, (n, key))| {
+            assert_eq!(i as u64, *n, "indices are dense in {dir}");
+            let text = peer
+                .object(bucket, key)
+                .unwrap_or_else(|| panic!("{key} listed but gone"));
+            let record: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{key} is not whole JSON ({e}): {text}"));
+            assert_eq!(record["message_id"], json!(n), "{key}");
+            let message = &record["message"];
+            (
+                message["role"].as_str().unwrap_or_default().to_string(),
+                message["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
