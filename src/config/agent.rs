@@ -62,6 +62,7 @@ impl AgentConfig {
             })? {
                 Some(s3) => Some(crate::session::S3Config {
                     lease_duration: lease_duration(&e)?,
+                    retry: s3_retry(&e, s3.retry)?,
                     ..s3
                 }),
                 None => None,
@@ -89,6 +90,27 @@ fn lease_duration(e: &EnvReader<'_>) -> Result<Duration, ConfigError> {
         });
     }
     Ok(duration)
+}
+
+/// `S3_TIMEOUT` (one attempt of an S3 call) and `S3_MAX_ATTEMPTS`.
+fn s3_retry(
+    e: &EnvReader<'_>,
+    d: crate::session::s3::RetryPolicy,
+) -> Result<crate::session::s3::RetryPolicy, ConfigError> {
+    let call_timeout = e.duration("S3_TIMEOUT", d.call_timeout)?;
+    if call_timeout < Duration::from_millis(100) {
+        return Err(ConfigError {
+            var: "S3_TIMEOUT".into(),
+            value: e.get("S3_TIMEOUT"),
+            reason: "must be at least 100ms".into(),
+        });
+    }
+    Ok(crate::session::s3::RetryPolicy {
+        call_timeout,
+        connect_timeout: d.connect_timeout.min(call_timeout),
+        max_attempts: e.count("S3_MAX_ATTEMPTS", d.max_attempts as usize, 1, 100)? as u32,
+        ..d
+    })
 }
 
 #[cfg(test)]

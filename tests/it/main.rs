@@ -17,6 +17,7 @@ mod mcp_bound;
 mod mcp_server;
 mod model;
 mod s3;
+mod s3_faults;
 mod s3_lease;
 mod s3_scale;
 mod session;

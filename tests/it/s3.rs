@@ -234,6 +234,8 @@ fn an_unreachable_store_is_a_503_naming_it_and_bad_settings_stop_start_up() {
         ("S3_FORCE_PATH_STYLE", "maybe"),
         ("SESSION_LEASE_DURATION", "500ms"),
         ("SESSION_LEASE_DURATION", "2h"),
+        ("S3_TIMEOUT", "50ms"),
+        ("S3_MAX_ATTEMPTS", "0"),
     ] {
         let mut env = binary_env("http://127.0.0.1:9", &base_url, "s3://bkt");
         env.retain(|(k, _)| *k != var);

@@ -98,7 +98,7 @@ pub(super) struct Put {
 }
 
 /// Retries and timeouts of every call.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts per call, the first included.
     pub max_attempts: u32,

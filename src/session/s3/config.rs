@@ -23,6 +23,8 @@ pub struct S3Config {
     /// [`super::DEFAULT_LEASE_DURATION`]): how long a replica killed mid-turn keeps its sessions
     /// from the others. Renewed every third of it.
     pub lease_duration: std::time::Duration,
+    /// Attempts and timeouts of each S3 call (`S3_MAX_ATTEMPTS`, `S3_TIMEOUT`).
+    pub retry: super::RetryPolicy,
 }
 
 /// A setting that cannot be used, named.
@@ -97,6 +99,7 @@ impl S3Config {
             endpoint,
             force_path_style,
             lease_duration: super::DEFAULT_LEASE_DURATION,
+            retry: super::RetryPolicy::default(),
         }))
     }
 

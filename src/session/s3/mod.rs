@@ -62,17 +62,7 @@ impl fmt::Debug for S3SessionStore {
 impl S3SessionStore {
     /// A store at `config`'s location, signing for `region` with `credentials`.
     pub fn new(config: S3Config, region: &str, credentials: Arc<dyn ProvideCredentials>) -> Self {
-        Self::with_retry(config, region, credentials, RetryPolicy::default())
-    }
-
-    /// [`S3SessionStore::new`] with other retries and timeouts.
-    pub fn with_retry(
-        config: S3Config,
-        region: &str,
-        credentials: Arc<dyn ProvideCredentials>,
-        retry: RetryPolicy,
-    ) -> Self {
-        let client = Arc::new(S3Client::new(&config, region, credentials, retry));
+        let client = Arc::new(S3Client::new(&config, region, credentials, config.retry));
         S3SessionStore {
             leases: Leases::new(Arc::clone(&client), config.lease_duration),
             client,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bedrock;
+pub mod fault_proxy;
 pub mod mock_openai;
 pub mod rr_proxy;
 pub mod s3;

@@ -143,6 +143,7 @@ impl S3Peer {
             endpoint: Some(self.endpoint()),
             force_path_style: true,
             lease_duration: lease,
+            retry: Default::default(),
         };
         let creds = StaticCredentials(Credentials::new("testing", "testing", None, None));
         S3SessionStore::new(config, "us-east-1", Arc::new(creds))
