@@ -31,6 +31,10 @@
 #   bedrock CPU per invocation with MODEL_PROVIDER=bedrock against MODEL_PROVIDER=openai, both
 #          on a 0-ms model (tests/peers/bedrock_endpoint.py, checked by botocore; a stdlib
 #          OpenAI mock), alternating rounds (scripts/bench/bedrock_bench.py).
+#   s3     the S3 session store against the file store (with and without fsync), one binary,
+#          a 0-ms model, moto's S3 on loopback (tests/peers/s3_server.py): turn latency (median,
+#          p90), CPU per invocation, S3 requests per turn, over sessions of sequential turns,
+#          alternating rounds (scripts/bench/s3_bench.py).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -58,7 +62,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock s3)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -252,6 +256,16 @@ section_bedrock() {
     python3 "$here/bedrock_bench.py" --bin "$AGENTCORE_BIN" --peer-python "$py" \
         --endpoint "$root/tests/peers/bedrock_endpoint.py" \
         --out "$BENCH_OUT/bedrock-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_s3() {
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local py="$root/.venv-s3/bin/python"
+    [ -x "$py" ] || scripts/install-test-peers.sh >&2 || return 1
+    python3 "$here/s3_bench.py" --bin "$AGENTCORE_BIN" --s3-python "$py" \
+        --s3-server "$root/tests/peers/s3_server.py" \
+        --out "$BENCH_OUT/s3-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main
