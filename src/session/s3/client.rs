@@ -127,6 +127,14 @@ impl Default for RetryPolicy {
 /// Session objects are small JSON documents; an answer past this is not one of ours.
 const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// Plain-text buffers per connection. ureq's defaults (128 KiB each way) are zeroed whenever a
+/// connection opens, which was a third of the binary's CPU per turn against a server that
+/// closes every connection (`scripts/bench.sh s3`); S3's answer heads are a few hundred bytes
+/// and bodies pass through the buffer whatever their size. A head larger than the input buffer
+/// is a clear error.
+const INPUT_BUFFER_BYTES: usize = 16 * 1024;
+const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
+
 const USER_AGENT: &str = concat!("agentcore-rt/", env!("CARGO_PKG_VERSION"));
 
 /// Signed calls on one bucket.
@@ -176,6 +184,9 @@ impl S3Client {
     ) -> Self {
         let (base, bucket_path) = config.base_url(region);
         let agent = ureq::Agent::config_builder()
+            .input_buffer_size(INPUT_BUFFER_BYTES)
+            .output_buffer_size(OUTPUT_BUFFER_BYTES)
+            .max_response_header_size(INPUT_BUFFER_BYTES)
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(USER_AGENT)
