@@ -173,7 +173,7 @@ fn a_renewed_lease_outlives_its_duration_and_one_taken_over_stops_its_writer() {
     // Another holder replaces it (a takeover while this one was partitioned, say).
     let theirs = json!({"owner": "other", "lease": "y", "renewals": 0, "duration_ms": 60_000}).to_string();
     peer.put_object("renew", "session_r/.agentcore.lease", &theirs);
-    thread::sleep(Duration::from_millis(800));
+    thread::sleep(Duration::from_millis(1000));
     let err = held.writer.append_message(&said("too late", "user")).unwrap_err();
     assert!(matches!(err.kind, SessionErrorKind::Conflict { .. }), "{err:?}");
     assert!(err.to_string().contains("taken over"), "{err}");
