@@ -199,3 +199,84 @@ fn a_renewed_lease_outlives_its_duration_and_one_taken_over_stops_its_writer() {
         .collect();
     assert_eq!(texts, ["still mine"]);
 }
+
+/// A request for a session another replica is serving waits `SESSION_LOCK_TIMEOUT`, then gets
+/// the file store's 409 (same status, `error_type`, wording), and the session is free again
+/// once the first request ends.
+#[test]
+fn another_replica_answers_the_file_stores_409_after_session_lock_timeout() {
+    use crate::support::TempDir;
+    use crate::support::mock_openai::{Gate, MockOpenAi, Reply};
+    use crate::support::s3::binary_env;
+    use crate::support::server::{Binary, post_json};
+
+    let peer = S3Peer::start();
+    peer.bucket("busy");
+    let model = MockOpenAi::start();
+    let gates = [Gate::new(), Gate::new()];
+    {
+        let gates = gates.clone();
+        model.respond_with(move |r| match r.last_user_text() {
+            Some("slow-s3") => Some(Reply::text("done").after(&gates[0])),
+            Some("slow-file") => Some(Reply::text("done").after(&gates[1])),
+            _ => Some(Reply::text("ok")),
+        });
+    }
+    let (endpoint, base_url) = (peer.endpoint(), model.base_url());
+    let mut env = binary_env(&endpoint, &base_url, "s3://busy/p");
+    env.push(("SESSION_LOCK_TIMEOUT", "500ms"));
+    let a = Binary::start(&env);
+    let b = Binary::start(&env);
+    let dir = TempDir::new("busy-file");
+    let file = Binary::start(&[
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", "sk-x"),
+        ("SESSION_DIR", dir.path().to_str().unwrap()),
+        ("SESSION_LOCK_TIMEOUT", "500ms"),
+    ]);
+    let body = |q: &str| json!({"prompt": q, "session_id": "busy"}).to_string();
+
+    let mut answers = Vec::new();
+    for (slow, holder, other, gate) in [
+        ("slow-s3", &a, &b, &gates[0]),
+        ("slow-file", &file, &file, &gates[1]),
+    ] {
+        let held = {
+            let (addr, body) = (holder.addr, body(slow));
+            thread::spawn(move || post_json(addr, "/invocations", &body))
+        };
+        let asked = Instant::now();
+        while !model.requests().iter().any(|r| r.last_user_text() == Some(slow)) {
+            assert!(
+                asked.elapsed() < Duration::from_secs(10),
+                "{slow} never reached the model"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        let started = Instant::now();
+        let r = post_json(other.addr, "/invocations", &body("quick"));
+        let waited = started.elapsed();
+        gate.open();
+        assert_eq!(held.join().unwrap().status, 200);
+        assert!(waited >= Duration::from_millis(500), "{slow}: {waited:?}");
+        answers.push((r.status, r.json()));
+    }
+    let (s3, file) = (&answers[0], &answers[1]);
+    assert_eq!(s3.0, 409, "{}", s3.1);
+    assert_eq!(file.0, 409, "{}", file.1);
+    assert_eq!(s3.1["error_type"], file.1["error_type"]);
+    for (_, answer) in [s3, file] {
+        let text = answer["error"].as_str().unwrap();
+        assert!(
+            text.contains("session is busy: lock not acquired within 500 ms"),
+            "{text}"
+        );
+    }
+    assert!(
+        s3.1["error"].as_str().unwrap().contains(".agentcore.lease"),
+        "{}",
+        s3.1
+    );
+    // Free again: the other replica serves the session now.
+    assert_eq!(post_json(b.addr, "/invocations", &body("after")).status, 200);
+}
