@@ -31,6 +31,9 @@
 #   bedrock CPU per invocation with MODEL_PROVIDER=bedrock against MODEL_PROVIDER=openai, both
 #          on a 0-ms model (tests/peers/bedrock_endpoint.py, checked by botocore; a stdlib
 #          OpenAI mock), alternating rounds (scripts/bench/bedrock_bench.py).
+#   otel   what tracing costs: CPU per invocation (all threads, exporter included) and /ping
+#          req/s with OTLP export to a local receiver against tracing off, alternating rounds
+#          (scripts/bench/otel_bench.py); target at most 1.05x CPU (fails under --strict).
 #   s3     the S3 session store against the file store (with and without fsync), one binary,
 #          a 0-ms model, moto's S3 on loopback (tests/peers/s3_server.py): turn latency (median,
 #          p90), CPU per invocation, S3 requests per turn, over sessions of sequential turns,
@@ -62,7 +65,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock s3)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock otel s3)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -256,6 +259,14 @@ section_bedrock() {
     python3 "$here/bedrock_bench.py" --bin "$AGENTCORE_BIN" --peer-python "$py" \
         --endpoint "$root/tests/peers/bedrock_endpoint.py" \
         --out "$BENCH_OUT/bedrock-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_otel() {
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    command -v wrk >/dev/null || need_wrk || note "otel: no wrk, /ping throughput skipped"
+    BENCH_STRICT=${strict:-0} python3 "$here/otel_bench.py" --bin "$AGENTCORE_BIN" \
+        --out "$BENCH_OUT/otel-$(date +%Y%m%d-%H%M%S).json"
 }
 
 section_s3() {

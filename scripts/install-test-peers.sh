@@ -83,15 +83,17 @@ if ! $llama_only; then
   fi
   .venv-agui/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements-agui.txt
 
-  if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ] ||
-     [ ! -d tests/peers/node_modules/@modelcontextprotocol/sdk ] ||
-     [ ! -d tests/peers/node_modules/@ag-ui/client ]; then
-    (cd tests/peers && npm install --no-audit --no-fund --loglevel=error)
+  # npm runs again whenever the lock file changes (a stamp holds the one it installed), not only
+  # when a package directory is missing: a moved pin must reach node_modules.
+  if ! cmp -s tests/peers/package-lock.json tests/peers/node_modules/.installed-lock 2>/dev/null; then
+    (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/peers/package-lock.json tests/peers/node_modules/.installed-lock
   fi
   # The MCP Inspector (its --cli mode drives PROTOCOL=mcp), in a directory of its own: its
   # dependency tree must not move the MCP servers' above.
-  if [ ! -d tests/peers/inspector/node_modules/@modelcontextprotocol/inspector ]; then
+  if ! cmp -s tests/peers/inspector/package-lock.json tests/peers/inspector/node_modules/.installed-lock 2>/dev/null; then
     (cd tests/peers/inspector && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/peers/inspector/package-lock.json tests/peers/inspector/node_modules/.installed-lock
   fi
 fi
 

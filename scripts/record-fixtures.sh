@@ -4,10 +4,14 @@
 #   agentcore  vectors/agentcore-observed.json     the Python bedrock-agentcore app (scripts/record/agentcore_app.py)
 #   strands    vectors/strands-openai-requests.json and strands-sessions/   the Strands agent
 #              against a scripted OpenAI mock (scripts/record/strands_scenarios.py)
+#   spans      traces/strands-spans.json   the span tree of Strands' tracer (OpenTelemetry SDK,
+#              in-memory exporter) for one invocation with an MCP tool, against the OpenAI mock
+#              (scripts/record/strands_spans.py; the MCP server runs on the test peers' .venv,
+#              scripts/install-test-peers.sh)
 #   mcp        vectors/mcp-everything-content.json  the npm server-everything of tests/peers
 #   pyjson     pyjson/python-json-oracle.jsonl      python3's json module on the differential
 #              corpora of src/pyjson/tests.rs
-# Usage: scripts/record-fixtures.sh [agentcore] [strands] [mcp] [pyjson]   (none: all)
+# Usage: scripts/record-fixtures.sh [agentcore] [strands] [spans] [mcp] [pyjson]   (none: all)
 # The Python packages (scripts/record/requirements.txt, pinned) go to their own venv,
 # .venv-record (gitignored); mcp needs node and tests/peers/node_modules
 # (scripts/install-test-peers.sh); pyjson needs cargo. Only 127.0.0.1 is contacted, on port
@@ -18,11 +22,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=tests/fixtures
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(agentcore strands mcp pyjson)
+[ ${#what[@]} -gt 0 ] || what=(agentcore strands spans mcp pyjson)
 for w in "${what[@]}"; do
   case "$w" in
-    agentcore | strands | mcp | pyjson) ;;
-    *) echo "unknown fixture set: $w (agentcore, strands, mcp, pyjson)" >&2; exit 2 ;;
+    agentcore | strands | spans | mcp | pyjson) ;;
+    *) echo "unknown fixture set: $w (agentcore, strands, spans, mcp, pyjson)" >&2; exit 2 ;;
   esac
 done
 wants() { [[ " ${what[*]} " == *" $1 "* ]]; }
@@ -35,8 +39,8 @@ venv() {
 }
 
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
-mkdir -p "$out/vectors" "$out/pyjson"
-if wants agentcore || wants strands; then
+mkdir -p "$out/vectors" "$out/pyjson" "$out/traces"
+if wants agentcore || wants strands || wants spans; then
   venv
 fi
 if wants agentcore; then
@@ -47,6 +51,10 @@ if wants strands; then
   echo "strands: strands-agents $(.venv-record/bin/python -c 'from importlib.metadata import version; print(version("strands-agents"))')"
   .venv-record/bin/python scripts/record/strands_scenarios.py \
     "$out/vectors/strands-openai-requests.json" "$out/strands-sessions"
+fi
+if wants spans; then
+  echo "spans: strands-agents $(.venv-record/bin/python -c 'from importlib.metadata import version; print(version("strands-agents"))')"
+  .venv-record/bin/python scripts/record/strands_spans.py "$out/traces/strands-spans.json"
 fi
 if wants mcp; then
   if [ ! -d tests/peers/node_modules/@modelcontextprotocol/server-everything ]; then

@@ -11,8 +11,11 @@ use std::sync::Arc;
 use agentcore_rt::agent::Agent;
 use agentcore_rt::app::agent_entrypoint;
 use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
+use agentcore_rt::config::{ExporterChoice, TelemetryConfig};
 use agentcore_rt::protocols::a2a::{A2aServer, Card};
 use agentcore_rt::protocols::mcp::agent_tools;
+use agentcore_rt::telemetry::console::ConsoleSink;
+use agentcore_rt::telemetry::{SpanSink, Tracer, TracerSettings};
 use agentcore_rt::{App, logging as log};
 
 const HELP: &str = "\
@@ -152,10 +155,18 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };
+    let telemetry = match TelemetryConfig::from_env(env_var) {
+        Ok(c) => c,
+        Err(e) => return startup_error(&e),
+    };
+    let (tracer, span_sink) = tracer_from(telemetry, env_var);
     // MCP servers are probed in the background: the port listens (and /ping answers) at once,
     // invocations wait for the tools, and a probe that fails still stops the process.
     let (agent, startup) = match Agent::from_config_in_background(&agent_config, env_var) {
-        Ok(Some((agent, startup))) => (Some(Arc::new(agent)), startup),
+        Ok(Some((mut agent, startup))) => {
+            agent.set_tracer(tracer.clone());
+            (Some(Arc::new(agent)), startup)
+        }
         Ok(None) => (None, None),
         Err(e) => return startup_error(&e),
     };
@@ -173,8 +184,10 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     }
     let addr = config.addr;
     let protocol = config.protocol;
+    let drain_timeout = config.drain_timeout;
     let mut app = App::new();
     app.config(config);
+    app.tracer(tracer);
     if let Some(agent) = &agent {
         let agent = Arc::clone(agent);
         app.on_shutdown(move || agent.shutdown());
@@ -192,7 +205,12 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         }
         _ => agent_entrypoint::install(&mut app, agent),
     }
-    match app.run(addr) {
+    let served = app.run(addr);
+    // After the drain: what the last requests ended is exported within the same allowance.
+    if let Some(sink) = span_sink {
+        sink.shutdown(drain_timeout);
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         // A protocol that cannot be mounted is a start-up failure like a bad setting.
         Err(e) if e.kind() == std::io::ErrorKind::Unsupported => startup_error(&e),
@@ -204,6 +222,47 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The tracer and its sink from the telemetry settings: spans go to the console exporter, the
+/// OTLP exporter, or nowhere (then the tracer is disabled and costs nothing).
+fn tracer_from(
+    telemetry: TelemetryConfig,
+    env_var: &dyn Fn(&str) -> Option<String>,
+) -> (Tracer, Option<Arc<dyn SpanSink>>) {
+    let TelemetryConfig { mut tracer, exporter } = telemetry;
+    let sink: Option<Arc<dyn SpanSink>> = match exporter {
+        ExporterChoice::Console => Some(Arc::new(ConsoleSink::new())),
+        // wired when the export half lands: the OTLP batch exporter becomes the sink here; until
+        // then OTLP settings trace nothing.
+        ExporterChoice::Otlp(_) => None,
+        ExporterChoice::Off => provisional_console(env_var, &mut tracer),
+    };
+    (Tracer::new(tracer, sink.clone()), sink)
+}
+
+/// PROVISIONAL, for the merge to reconcile: until `TelemetryConfig::from_env` reads the
+/// environment (the export half), `OTEL_TRACES_EXPORTER=console` still selects the console
+/// exporter here, with `OTEL_SEMCONV_STABILITY_OPT_IN` and
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` read as the tracer settings when the
+/// parsed ones are the defaults. Once `from_env` parses these, it never answers `Off` for them
+/// and this is dead code to delete.
+fn provisional_console(
+    env_var: &dyn Fn(&str) -> Option<String>,
+    tracer: &mut TracerSettings,
+) -> Option<Arc<dyn SpanSink>> {
+    let is = |name: &str, value: &str| env_var(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value));
+    if !is("OTEL_TRACES_EXPORTER", "console") || is("OTEL_SDK_DISABLED", "true") {
+        return None;
+    }
+    if *tracer == TracerSettings::default() {
+        let opt_in = env_var("OTEL_SEMCONV_STABILITY_OPT_IN").unwrap_or_default();
+        let tokens: Vec<&str> = opt_in.split(',').map(str::trim).collect();
+        tracer.genai_latest_conventions = tokens.contains(&"gen_ai_latest_experimental");
+        tracer.genai_tool_definitions = tokens.contains(&"gen_ai_tool_definitions");
+        tracer.capture_content = is("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true");
+    }
+    Some(Arc::new(ConsoleSink::new()))
 }
 
 /// Panics are caught per request; this makes sure the message reaches the log as JSON.

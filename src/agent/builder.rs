@@ -11,7 +11,11 @@ use crate::agent::tools::ToolSource;
 use crate::model::ChatModel;
 use crate::session::{DEFAULT_AGENT_ID, MemorySessionStore, SessionStore, validate_agent_id};
 use crate::structured::OutputSchema;
+use crate::telemetry::Tracer;
 use crate::tools::{Tool, ToolProvider, ToolRegistry};
+
+/// Strands' `_DEFAULT_AGENT_NAME`.
+pub const DEFAULT_AGENT_NAME: &str = "Strands Agents";
 
 /// Configures an [`Agent`]; start with [`Agent::builder`].
 pub struct AgentBuilder {
@@ -25,12 +29,15 @@ pub struct AgentBuilder {
     store: Option<Box<dyn SessionStore>>,
     agent_id: String,
     lock_wait: Duration,
+    name: String,
+    tracer: Tracer,
 }
 
 impl Agent {
     /// A builder with Strands' defaults where the runtime has no reason to differ: no system
     /// prompt, no tools, a window of 20 messages (the design's value), no structured output,
-    /// no cycle limit, agent id `default`, sessions kept in memory, 30 s session-lock wait.
+    /// no cycle limit, agent id `default`, sessions kept in memory, 30 s session-lock wait,
+    /// name `Strands Agents`, no tracing.
     pub fn builder(model: Arc<dyn ChatModel>) -> AgentBuilder {
         AgentBuilder {
             model,
@@ -43,6 +50,8 @@ impl Agent {
             store: None,
             agent_id: DEFAULT_AGENT_ID.to_string(),
             lock_wait: Duration::from_secs(30),
+            name: DEFAULT_AGENT_NAME.to_string(),
+            tracer: Tracer::disabled(),
         }
     }
 }
@@ -116,6 +125,20 @@ impl AgentBuilder {
         self
     }
 
+    /// The agent's name: its `invoke_agent {name}` span and `gen_ai.agent.name` (Strands'
+    /// `Agent(name=...)`; default `Strands Agents`, as Strands').
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Where the invocation's spans go (Strands' GenAI spans: `invoke_agent`, cycles, `chat`,
+    /// `execute_tool`). Default [`Tracer::disabled`].
+    pub fn tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = tracer;
+        self
+    }
+
     /// Checks the configuration: a valid agent id, at least one structured-output attempt,
     /// a positive cycle limit, and no two fixed tools (or a tool and the structured-output tool)
     /// with the same name.
@@ -152,6 +175,8 @@ impl AgentBuilder {
                 structured_output: self.structured_output,
                 structured_output_max_attempts: self.structured_output_max_attempts,
                 max_cycles: self.max_cycles,
+                name: self.name,
+                tracer: self.tracer,
             },
             tools: self.tools,
             window: SlidingWindow::new(self.window_size),

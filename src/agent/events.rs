@@ -18,6 +18,10 @@ pub enum AgentEvent<'a> {
     ReasoningDelta(&'a str),
     /// A complete tool call, reported before it runs.
     ToolUse(&'a ToolUse),
+    /// A complete call of one of the invocation's
+    /// [`ClientTools`](crate::agent::ClientTools): the caller runs it (nothing here does, and
+    /// no [`AgentEvent::ToolResult`] follows); the invocation ends after its batch.
+    ClientToolUse(&'a ToolUse),
     /// The result of a tool call.
     ToolResult {
         /// The name the model called.
@@ -34,6 +38,7 @@ impl AgentEvent<'_> {
     /// {"type": "text", "data": "<delta>"}
     /// {"type": "reasoning", "data": "<delta>"}
     /// {"type": "tool_use", "tool_use_id": "...", "name": "...", "input": {...}}
+    /// {"type": "client_tool_use", "tool_use_id": "...", "name": "...", "input": {...}}
     /// {"type": "tool_result", "tool_use_id": "...", "name": "...", "status": "success"|"error",
     ///  "content": [<toolResult content items as stored>]}
     /// ```
@@ -51,8 +56,12 @@ impl AgentEvent<'_> {
                 put("type", "reasoning".into());
                 put("data", (*delta).into());
             }
-            AgentEvent::ToolUse(tool_use) => {
-                put("type", "tool_use".into());
+            AgentEvent::ToolUse(tool_use) | AgentEvent::ClientToolUse(tool_use) => {
+                let kind = match self {
+                    AgentEvent::ClientToolUse(_) => "client_tool_use",
+                    _ => "tool_use",
+                };
+                put("type", kind.into());
                 put("tool_use_id", tool_use.tool_use_id.as_str().into());
                 put("name", tool_use.name.as_str().into());
                 put("input", tool_use.input.clone());

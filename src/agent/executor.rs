@@ -2,6 +2,7 @@
 //! first, the other calls run one thread each, results reported as they complete and returned
 //! in call order; calls of the structured-output tool are validated against its schema.
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -9,8 +10,11 @@ use std::thread;
 
 use serde_json::Value;
 
+use crate::agent::client_tools::CLIENT_TOOL_PLACEHOLDER;
 use crate::agent::events::AgentEvent;
+use crate::agent::spans::Spans;
 use crate::structured::OutputSchema;
+use crate::telemetry::{Span, TraceContext};
 use crate::tools::{Tool, ToolContext, ToolRegistry};
 use crate::types::{ContentBlock, Message, Role, ToolResult, ToolResultContent, ToolUse};
 
@@ -30,17 +34,25 @@ pub(super) struct Batch {
 
 /// Runs the tool calls of `message`. Calls with invalid names get their error results first
 /// (Strands validates names before running anything), then the other calls' results follow
-/// in call order. The other calls run concurrently, one thread each.
+/// in call order. The other calls run concurrently, one thread each; a call of a client tool
+/// (named in `client`) is not run: its result is [`CLIENT_TOOL_PLACEHOLDER`], and no result
+/// event is reported for it.
 pub(super) fn run_batch(
     message: &Message,
     schema: Option<&OutputSchema>,
     tools: &ToolRegistry,
+    client: &HashSet<&str>,
     context: &ToolContext<'_>,
+    spans: &Spans<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Batch {
     let calls: Vec<&ToolUse> = message.tool_uses().collect();
     for call in &calls {
-        on_event(AgentEvent::ToolUse(call));
+        if is_client_call(client, call) {
+            on_event(AgentEvent::ClientToolUse(call));
+        } else {
+            on_event(AgentEvent::ToolUse(call));
+        }
     }
     let mut results = Vec::with_capacity(calls.len());
     let mut runnable = Vec::with_capacity(calls.len());
@@ -60,11 +72,12 @@ pub(super) fn run_batch(
     let jobs: Vec<Job<'_>> = runnable
         .iter()
         .map(|call| match schema {
+            _ if is_client_call(client, call) => Job::Client,
             Some(schema) if schema.name() == call.name => Job::Output(schema),
             _ => tools.get(&call.name).map_or(Job::Unknown, Job::Tool),
         })
         .collect();
-    let outcomes = execute(&runnable, &jobs, context, on_event);
+    let outcomes = execute(&runnable, &jobs, context, spans, on_event);
 
     let mut batch = Batch {
         message: Message::new(Role::User, Vec::new()),
@@ -103,16 +116,58 @@ pub(super) fn cancelled_results(message: &Message, on_event: &mut dyn FnMut(Agen
     Message::new(Role::User, content)
 }
 
+/// Whether `call` is one the caller runs (a valid name among the client tools').
+pub(super) fn is_client_call(client: &HashSet<&str>, call: &ToolUse) -> bool {
+    client.contains(call.name.as_str()) && tool_name_error(&call.name).is_none()
+}
+
 /// What runs one tool call.
 enum Job<'t> {
     Output(&'t OutputSchema),
     Tool(&'t Arc<dyn Tool>),
+    /// The caller runs it: the placeholder stands in until its result arrives.
+    Client,
     Unknown,
 }
 
 type Outcome = (ToolResult, Option<Value>);
 
-fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome {
+/// Runs one call under its `execute_tool` span (none for an unknown tool, as in Strands, whose
+/// executor records no span for a call it rejects); the tool gets the span's context.
+fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>, spans: &Spans<'_>) -> Outcome {
+    let span = match job {
+        Job::Unknown => Span::NONE,
+        _ if !spans.tracer.is_enabled() => Span::NONE,
+        Job::Tool(tool) => spans.tool(
+            call,
+            Some(tool.spec()),
+            context.trace.unwrap_or(&TraceContext::NONE),
+        ),
+        Job::Output(schema) => spans.tool(
+            call,
+            Some(&schema.tool_spec()),
+            context.trace.unwrap_or(&TraceContext::NONE),
+        ),
+        // Strands runs a client (proxy) tool like any other: it has its span.
+        Job::Client => spans.tool(call, None, context.trace.unwrap_or(&TraceContext::NONE)),
+    };
+    let traced;
+    let context = if span.span_context().is_some() {
+        traced = span.context();
+        &ToolContext {
+            session_id: context.session_id,
+            cancel: context.cancel,
+            trace: Some(&traced),
+        }
+    } else {
+        context
+    };
+    let outcome = run_job_untraced(job, call, context);
+    spans.end_tool(span, &outcome.0);
+    outcome
+}
+
+fn run_job_untraced(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome {
     let (mut result, output) = match job {
         Job::Output(schema) => schema.call(call),
         Job::Tool(tool) => match catch_unwind(AssertUnwindSafe(|| tool.call(call, context))) {
@@ -122,6 +177,7 @@ fn run_job(job: &Job<'_>, call: &ToolUse, context: &ToolContext<'_>) -> Outcome 
                 None,
             ),
         },
+        Job::Client => (ToolResult::text(&call.tool_use_id, CLIENT_TOOL_PLACEHOLDER), None),
         Job::Unknown => (
             ToolResult::error(&call.tool_use_id, format!("Unknown tool: {}", call.name)),
             None,
@@ -137,21 +193,26 @@ fn execute(
     calls: &[&ToolUse],
     jobs: &[Job<'_>],
     context: &ToolContext<'_>,
+    spans: &Spans<'_>,
     on_event: &mut dyn FnMut(AgentEvent<'_>),
 ) -> Vec<Outcome> {
-    let report = |on_event: &mut dyn FnMut(AgentEvent<'_>), call: &ToolUse, outcome: &Outcome| {
-        on_event(AgentEvent::ToolResult {
-            name: &call.name,
-            result: &outcome.0,
-        });
-    };
+    let report =
+        |on_event: &mut dyn FnMut(AgentEvent<'_>), call: &ToolUse, job: &Job<'_>, outcome: &Outcome| {
+            // A client call's result comes from the caller; the placeholder is not one to report.
+            if !matches!(job, Job::Client) {
+                on_event(AgentEvent::ToolResult {
+                    name: &call.name,
+                    result: &outcome.0,
+                });
+            }
+        };
     if calls.len() <= 1 {
         return calls
             .iter()
             .zip(jobs)
             .map(|(call, job)| {
-                let outcome = run_job(job, call, context);
-                report(on_event, call, &outcome);
+                let outcome = run_job(job, call, context, spans);
+                report(on_event, call, job, &outcome);
                 outcome
             })
             .collect();
@@ -164,17 +225,19 @@ fn execute(
             let spawned = thread::Builder::new()
                 .name("agent-tool".into())
                 .spawn_scoped(scope, move || {
-                    let _ = thread_sender.send((index, run_job(job, call, context)));
+                    let _ = thread_sender.send((index, run_job(job, call, context, spans)));
                 });
             if spawned.is_err() {
                 // No thread to be had: run it here rather than fail the call.
-                let _ = sender.send((index, run_job(job, call, context)));
+                let _ = sender.send((index, run_job(job, call, context, spans)));
             }
         }
         drop(sender);
         for (index, outcome) in receiver {
-            if let (Some(call), Some(slot)) = (calls.get(index), slots.get_mut(index)) {
-                report(on_event, call, &outcome);
+            if let (Some(call), Some(job), Some(slot)) =
+                (calls.get(index), jobs.get(index), slots.get_mut(index))
+            {
+                report(on_event, call, job, &outcome);
                 *slot = Some(outcome);
             }
         }

@@ -189,7 +189,8 @@ impl Agent {
             .max_cycles(config.max_cycles)
             .structured_output_max_attempts(config.structured_output_max_attempts)
             .session_store(store)
-            .session_lock_wait(config.session_lock_wait);
+            .session_lock_wait(config.session_lock_wait)
+            .name(config.agent_name.clone());
         if let Some(prompt) = &config.system_prompt {
             builder = builder.system_prompt(prompt.clone());
         }

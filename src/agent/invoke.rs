@@ -6,17 +6,20 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::agent::client_tools::{ClientTools, Next, StoredSession};
 use crate::agent::conversation::{SlidingWindow, fix_broken_tool_pairs};
 use crate::agent::error::AgentError;
 use crate::agent::events::AgentEvent;
 use crate::agent::prompt::Prompt;
 use crate::agent::result::AgentResult;
 use crate::agent::run::{Run, Settings, Start};
+use crate::agent::spans::Spans;
 use crate::agent::tools::{ToolLease, ToolSource};
 use crate::session::{AgentSnapshot, SessionError, SessionErrorKind, SessionStore, validate_session_id};
 use crate::structured::OutputSchema;
+use crate::telemetry::{Span, TraceContext, Tracer};
 use crate::tools::ToolRegistry;
-use crate::types::CancelToken;
+use crate::types::{CancelToken, Message};
 
 /// A Strands-compatible agent: a model, tools, a system prompt, a conversation window, optional
 /// structured output, and a session store. Shared by all worker threads (`Arc<Agent>`); each
@@ -129,15 +132,164 @@ impl Agent {
         cancel: &CancelToken,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
+        self.invoke_traced(session_id, prompt, cancel, &TraceContext::NONE, on_event)
+    }
+
+    /// [`Agent::invoke`] under a parent span (the request's server span): the invocation's
+    /// `invoke_agent` span is its child, or a root span without one.
+    pub fn invoke_traced(
+        &self,
+        session_id: &str,
+        prompt: Prompt,
+        cancel: &CancelToken,
+        parent: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
         validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
-        let prompt = prompt.into_message()?;
+        let mut prompt = Some(prompt.into_message()?);
+        self.invoke_inner(
+            session_id,
+            &ClientTools::default(),
+            &mut |_| Ok(prompt.take()),
+            cancel,
+            parent,
+            on_event,
+        )
+    }
+
+    /// [`Agent::invoke`] with tools the caller runs itself (see [`ClientTools`]) and a prompt
+    /// decided once the session is taken: `decide` sees the stored session before anything is
+    /// appended, may put client results in place of their placeholders
+    /// ([`StoredSession::replace_placeholder`]) and change `agent.state`, and says how to go
+    /// on ([`Next`]). A call to a client tool ends the invocation after its batch, with stop
+    /// reason `tool_use` and the placeholder results stored. An error from `decide` ends the
+    /// invocation with it, the session as `decide` left it. `parent` is the span the
+    /// invocation's `invoke_agent` span goes under ([`TraceContext::NONE`] for a root span).
+    pub fn invoke_with(
+        &self,
+        session_id: &str,
+        client: &ClientTools,
+        decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Next, AgentError>,
+        cancel: &CancelToken,
+        parent: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
+        let mut decide = |stored: &mut StoredSession<'_>| -> Result<Option<Message>, AgentError> {
+            match decide(stored)? {
+                Next::Prompt(prompt) => prompt.into_message().map(Some),
+                Next::Continue => Ok(None),
+            }
+        };
+        self.invoke_inner(session_id, client, &mut decide, cancel, parent, on_event)
+    }
+
+    /// Replaces the tracer (for an agent built by [`Agent::from_config`]).
+    pub fn set_tracer(&mut self, tracer: Tracer) {
+        self.settings.tracer = tracer;
+    }
+
+    /// Tracer the invocations report to.
+    pub fn tracer(&self) -> &Tracer {
+        &self.settings.tracer
+    }
+
+    /// The agent's name (its `invoke_agent` span).
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    fn invoke_inner(
+        &self,
+        session_id: &str,
+        client: &ClientTools,
+        decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Option<Message>, AgentError>,
+        cancel: &CancelToken,
+        parent: &TraceContext,
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
+        validate_session_id(session_id).map_err(|kind| SessionError::new(session_id, None, kind))?;
         if cancel.is_cancelled() {
             return Err(AgentError::Cancelled);
         }
         let structured_output = self.settings.structured_output.as_ref();
         let tools = ToolLease::acquire(&self.tools, structured_output, session_id)?;
-        let start = self.open_session(session_id)?;
-        let mut run = Run::new(&self.settings, session_id, start, &tools.registry, cancel);
+        refuse_colliding_client_tools(client, &tools.registry, structured_output)?;
+        let spans = Spans {
+            tracer: &self.settings.tracer,
+            session_id,
+            model_id: self.settings.model.model_id(),
+            system_prompt: self.settings.system_prompt.as_deref(),
+        };
+        // Started before the session is taken, so a lock timeout or a store failure is on it.
+        let mut agent_span = if self.settings.tracer.is_enabled() {
+            let specs = tools.registry.specs();
+            let names: Vec<&str> = specs
+                .iter()
+                .chain(client.specs.iter())
+                .map(|s| s.name.as_str())
+                .collect();
+            spans.agent(&self.settings.name, &names, parent)
+        } else {
+            Span::NONE
+        };
+        let agent_context = agent_span.context();
+        let outcome = self.run_in_session(
+            session_id,
+            client,
+            decide,
+            &tools.registry,
+            cancel,
+            &spans,
+            (&mut agent_span, &agent_context),
+            on_event,
+        );
+        spans.end_agent(agent_span, &outcome);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_in_session(
+        &self,
+        session_id: &str,
+        client: &ClientTools,
+        decide: &mut dyn FnMut(&mut StoredSession<'_>) -> Result<Option<Message>, AgentError>,
+        registry: &ToolRegistry,
+        cancel: &CancelToken,
+        spans: &Spans<'_>,
+        (agent_span, agent_context): (&mut Span, &TraceContext),
+        on_event: &mut dyn FnMut(AgentEvent<'_>),
+    ) -> Result<AgentResult, AgentError> {
+        let mut start = self.open_session(session_id)?;
+        let prompt = {
+            let mut stored = StoredSession {
+                messages: &mut start.messages,
+                first_index: start.snapshot.removed_message_count(),
+                state: &mut start.snapshot.state,
+                writer: start.writer.as_mut(),
+            };
+            decide(&mut stored)
+        };
+        // The history is repaired once `decide` has seen (and corrected) it as stored, where
+        // each message's place is its place in the store.
+        fix_broken_tool_pairs(&mut start.messages);
+        let prompt = match prompt {
+            Ok(prompt) => prompt,
+            Err(e) => {
+                start.writer.sync_agent(&start.snapshot)?;
+                return Err(e);
+            }
+        };
+        spans.agent_prompt(agent_span, prompt.as_ref());
+        let mut run = Run::new(
+            &self.settings,
+            session_id,
+            start,
+            registry,
+            client,
+            cancel,
+            spans,
+            agent_context,
+        );
         let outcome = run.run(prompt, on_event);
         // Strands' `finally`: the window is applied and saved after errors too.
         let closed = run.close();
@@ -155,8 +307,8 @@ impl Agent {
         }
     }
 
-    /// Takes the session and restores the agent from it: its window state, its history with
-    /// broken tool pairs repaired (the stores return it as stored).
+    /// Takes the session and restores the agent from it: its window state, its history as
+    /// stored (the caller repairs broken tool pairs).
     fn open_session(&self, session_id: &str) -> Result<Start, SessionError> {
         let mut window = self.window.clone();
         let initial = AgentSnapshot::new(json!({}), window.state());
@@ -170,10 +322,7 @@ impl Agent {
                     .map_err(|e| {
                         SessionError::new(session_id, None, SessionErrorKind::corrupt_by(e.to_string(), e))
                     })?;
-                let snapshot = restored.snapshot();
-                let mut messages = restored.messages;
-                fix_broken_tool_pairs(&mut messages);
-                (snapshot, messages)
+                (restored.snapshot(), restored.messages)
             }
             None => (initial, Vec::new()),
         };
@@ -184,6 +333,40 @@ impl Agent {
             messages,
         })
     }
+}
+
+/// A client tool named like one of the agent's (or the structured-output tool) would never be
+/// the one that runs: refused before anything is stored. ag-ui-strands keeps the server's tool
+/// and still tells the client to run the call (and ends the run), so both would run it.
+fn refuse_colliding_client_tools(
+    client: &ClientTools,
+    registry: &ToolRegistry,
+    structured_output: Option<&OutputSchema>,
+) -> Result<(), AgentError> {
+    let key = |name: &str| name.replace('-', "_");
+    let server: Vec<String> = registry
+        .specs()
+        .iter()
+        .map(|spec| key(&spec.name))
+        .chain(structured_output.map(|schema| key(schema.name())))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for spec in &client.specs {
+        if server.contains(&key(&spec.name)) {
+            return Err(AgentError::InvalidInput {
+                message: format!(
+                    "the client tool '{}' has the name of one of the agent's tools: rename it (the agent's own tool would run, never the client's)",
+                    spec.name
+                ),
+            });
+        }
+        if !seen.insert(key(&spec.name)) {
+            return Err(AgentError::InvalidInput {
+                message: format!("two client tools are named '{}'", spec.name),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,9 +25,11 @@
 //!
 //! The files: `invoke` (the agent, one invocation), `builder`, `from_config`, `run` (the loop),
 //! `executor` (a batch of tool calls, tool-name rules), `tools` (where tools come from),
-//! `prompt`, `result`, `events`, `error`, and [`conversation`] (the sliding window).
+//! `prompt`, `result`, `events`, `error`, `client_tools` (tools the caller runs, for
+//! [`Agent::invoke_with`]), and [`conversation`] (the sliding window).
 
 mod builder;
+mod client_tools;
 pub mod conversation;
 mod error;
 mod events;
@@ -37,9 +39,14 @@ mod invoke;
 mod prompt;
 mod result;
 mod run;
+mod spans;
 mod tools;
 
-pub use builder::AgentBuilder;
+pub use builder::{AgentBuilder, DEFAULT_AGENT_NAME};
+pub use client_tools::{
+    CLIENT_TOOL_PLACEHOLDER, ClientTools, MAX_RECORDED_CLIENT_CALLS, Next, StoredSession, is_placeholder,
+    recorded_ids,
+};
 pub use error::{AgentError, MAX_TOKENS_TEXT};
 pub use events::AgentEvent;
 pub use from_config::{NO_MODEL_MESSAGE, Startup, StartupError};

@@ -3,20 +3,24 @@
 //! and retry on a context overflow; force the output tool when structured output is asked for.
 //! Every appended message is persisted as it is appended, then `agent.json` synced.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::agent::client_tools::ClientTools;
 use crate::agent::conversation::{SlidingWindow, interrupted_results_for};
 use crate::agent::error::AgentError;
 use crate::agent::events::AgentEvent;
-use crate::agent::executor::{cancelled_results, run_batch};
+use crate::agent::executor::{cancelled_results, is_client_call, run_batch};
 use crate::agent::result::{AgentResult, LIMIT_TURNS};
+use crate::agent::spans::Spans;
 use crate::model::{
     ChatModel, ModelError, ModelRequest, ModelResponse, ModelStreamEvent, StopReason, ToolChoice,
 };
 use crate::session::{AgentSnapshot, SessionWriter};
 use crate::structured::{FORCE_PROMPT, OutputSchema, StructuredOutputError};
+use crate::telemetry::{Span, TraceContext, Tracer};
 use crate::tools::{ToolContext, ToolRegistry, ToolSpec};
 use crate::types::{CancelToken, ContentBlock, Message, MessageMetadata, Usage};
 
@@ -27,6 +31,8 @@ pub(super) struct Settings {
     pub(super) structured_output: Option<OutputSchema>,
     pub(super) structured_output_max_attempts: usize,
     pub(super) max_cycles: Option<usize>,
+    pub(super) name: String,
+    pub(super) tracer: Tracer,
 }
 
 /// Where an invocation starts: its session taken, the history restored and repaired.
@@ -47,21 +53,34 @@ pub(super) struct Run<'a> {
     snapshot: AgentSnapshot,
     messages: Vec<Message>,
     tools: &'a ToolRegistry,
-    /// The registry's specs, in registration order.
+    /// The registry's specs, in registration order, then the client tools'.
     specs: Vec<ToolSpec>,
+    client: &'a ClientTools,
+    client_names: HashSet<&'a str>,
     cancel: &'a CancelToken,
     usage: Usage,
     model_calls: usize,
+    spans: &'a Spans<'a>,
+    /// The `invoke_agent` span: the cycles' parent.
+    agent_context: &'a TraceContext,
+    /// Strands' `event_loop_parent_cycle_id`: the last cycle that ran tools.
+    last_tool_cycle: Option<String>,
 }
 
 impl<'a> Run<'a> {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         settings: &'a Settings,
         session_id: &'a str,
         start: Start,
         tools: &'a ToolRegistry,
+        client: &'a ClientTools,
         cancel: &'a CancelToken,
+        spans: &'a Spans<'a>,
+        agent_context: &'a TraceContext,
     ) -> Self {
+        let mut specs = tools.specs();
+        specs.extend(client.specs.iter().cloned());
         Run {
             settings,
             session_id,
@@ -70,10 +89,15 @@ impl<'a> Run<'a> {
             snapshot: start.snapshot,
             messages: start.messages,
             tools,
-            specs: tools.specs(),
+            specs,
+            client,
+            client_names: client.names(),
             cancel,
             usage: Usage::default(),
             model_calls: 0,
+            spans,
+            agent_context,
+            last_tool_cycle: None,
         }
     }
 
@@ -114,16 +138,19 @@ impl<'a> Run<'a> {
     }
 
     /// Appends `prompt` (after "Tool was interrupted." results for a history that ends with
-    /// tool calls) and cycles until the model ends its turn.
+    /// tool calls), or with `None` goes on from the history as it is, and cycles until the model
+    /// ends its turn, or until a batch that called a client tool is answered.
     pub(super) fn run(
         &mut self,
-        prompt: Message,
+        prompt: Option<Message>,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
-        if let Some(repair) = self.messages.last().and_then(interrupted_results_for) {
-            self.append(repair)?;
+        if let Some(prompt) = prompt {
+            if let Some(repair) = self.messages.last().and_then(interrupted_results_for) {
+                self.append(repair)?;
+            }
+            self.append(prompt)?;
         }
-        self.append(prompt)?;
 
         let settings = self.settings;
         let schema = settings.structured_output.as_ref();
@@ -140,17 +167,29 @@ impl<'a> Run<'a> {
                 return Err(AgentError::Cancelled);
             }
             cycles += 1;
-            let response = match self.call_model(forced, on_event) {
+            let (cycle, cycle_id) = self.start_cycle();
+            let cycle_context = cycle.context();
+            let response = match self.call_model(forced, on_event, &cycle_context) {
                 Ok(response) => response,
-                Err(ModelError::ContextOverflow { message }) => {
-                    self.window
-                        .reduce_context(&mut self.messages, true)
-                        .map_err(|_| AgentError::ContextOverflow { message })?;
-                    self.sync()?;
-                    continue;
+                Err(e) => {
+                    // Strands ends the cycle with the model's error; an overflow is then
+                    // retried in a new cycle.
+                    if e != ModelError::Cancelled {
+                        self.spans
+                            .end_cycle_error(cycle, Spans::model_error_type(&e), &e.to_string());
+                    }
+                    match e {
+                        ModelError::ContextOverflow { message } => {
+                            self.window
+                                .reduce_context(&mut self.messages, true)
+                                .map_err(|_| AgentError::ContextOverflow { message })?;
+                            self.sync()?;
+                            continue;
+                        }
+                        ModelError::Cancelled => return Err(AgentError::Cancelled),
+                        e => return Err(AgentError::Model(e)),
+                    }
                 }
-                Err(ModelError::Cancelled) => return Err(AgentError::Cancelled),
-                Err(e) => return Err(AgentError::Model(e)),
             };
             self.model_calls += 1;
             self.usage.add(&response.usage);
@@ -163,10 +202,27 @@ impl<'a> Run<'a> {
                 metrics: response.metrics,
             });
             message.tracking_id = Some(crate::ids::uuid4());
+            let client_calls = response.stop_reason == StopReason::ToolUse
+                && message
+                    .tool_uses()
+                    .any(|call| is_client_call(&self.client_names, call));
+            if client_calls {
+                // Recorded before the message is stored, as ag-ui-strands records a frontend
+                // call when the model streams it: the sync after the append stores both.
+                let calls = message
+                    .tool_uses()
+                    .filter(|call| is_client_call(&self.client_names, call));
+                self.client.record(&mut self.snapshot.state, calls);
+            }
             self.append(message.clone())?;
 
             match response.stop_reason {
-                StopReason::MaxTokens => return Err(AgentError::MaxTokensReached),
+                StopReason::MaxTokens => {
+                    let error = AgentError::MaxTokensReached;
+                    self.spans
+                        .end_cycle_error(cycle, "MaxTokensReachedException", &error.to_string());
+                    return Err(error);
+                }
                 StopReason::ToolUse if message.has_tool_use() => {
                     if self.cancelled() {
                         let results = cancelled_results(&message, on_event);
@@ -176,11 +232,30 @@ impl<'a> Run<'a> {
                     let context = ToolContext {
                         session_id: self.session_id,
                         cancel: self.cancel,
+                        trace: Some(&cycle_context),
                     };
-                    let batch = run_batch(&message, schema, self.tools, &context, on_event);
+                    let batch = run_batch(
+                        &message,
+                        schema,
+                        self.tools,
+                        &self.client_names,
+                        &context,
+                        self.spans,
+                        on_event,
+                    );
+                    self.spans.end_cycle(cycle, &message, Some(&batch.message));
+                    if cycle_id.is_some() {
+                        self.last_tool_cycle = cycle_id;
+                    }
                     self.append(batch.message)?;
                     if let Some(output) = batch.structured_output {
                         return Ok(self.result(StopReason::ToolUse.as_str(), message, Some(output)));
+                    }
+                    if client_calls {
+                        // The caller runs those calls: stop before another model call, with the
+                        // placeholder results stored for the next invocation to replace (as
+                        // ag-ui-strands halts after a frontend tool's batch).
+                        return Ok(self.result(StopReason::ToolUse.as_str(), message, None));
                     }
                     invalid_outputs += batch.invalid_outputs;
                     if let (Some(schema), Some(last_error)) = (schema, batch.last_invalid)
@@ -203,6 +278,7 @@ impl<'a> Run<'a> {
                         StopReason::ToolUse => StopReason::EndTurn,
                         other => other,
                     };
+                    self.spans.end_cycle(cycle, &message, None);
                     match schema {
                         Some(schema) if stop_reason == StopReason::EndTurn && forced => {
                             let output = schema
@@ -221,10 +297,26 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Starts an `execute_event_loop_cycle` span; its id (a uuid4, as Strands') when traced.
+    fn start_cycle(&self) -> (Span, Option<String>) {
+        if !self.spans.tracer.is_enabled() {
+            return (Span::NONE, None);
+        }
+        let cycle_id = crate::ids::uuid4();
+        let span = self.spans.cycle(
+            &cycle_id,
+            self.last_tool_cycle.as_deref(),
+            &self.messages,
+            self.agent_context,
+        );
+        (span, Some(cycle_id))
+    }
+
     fn call_model(
         &self,
         forced: bool,
         on_event: &mut dyn FnMut(AgentEvent<'_>),
+        cycle: &TraceContext,
     ) -> Result<ModelResponse, ModelError> {
         let schema = self.settings.structured_output.as_ref();
         let (specs, choice) = match schema {
@@ -241,19 +333,25 @@ impl<'a> Run<'a> {
             }
             None => (self.specs.clone(), None),
         };
+        let chat = self.spans.chat(&self.messages, cycle);
+        let chat_context = chat.context();
         let request = ModelRequest {
             system_prompt: self.settings.system_prompt.as_deref(),
             messages: &self.messages,
             tools: &specs,
             tool_choice: choice.as_ref(),
+            trace: chat_context.span.is_some().then_some(&chat_context),
         };
-        self.settings
+        let outcome = self
+            .settings
             .model
             .converse(&request, self.cancel, &mut |event| match event {
                 ModelStreamEvent::TextDelta(delta) => on_event(AgentEvent::TextDelta(delta)),
                 ModelStreamEvent::ReasoningDelta(delta) => on_event(AgentEvent::ReasoningDelta(delta)),
                 _ => {}
-            })
+            });
+        self.spans.end_chat(chat, &outcome);
+        outcome
     }
 }
 

@@ -23,12 +23,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
+use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage, server_span};
 use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
 use crate::config::EventFormat;
 use crate::error::Error;
 use crate::pyjson;
+use crate::telemetry::{TraceContext, Tracer};
 use crate::types::CancelToken;
+
+/// The tracer of a `/ws` without an agent.
+static DISABLED: Tracer = Tracer::disabled();
 
 /// Longest session id accepted after sanitising (a directory name is at most 255 bytes and
 /// `session_` takes 8 of them; 200 leaves room and matches what the issue asks).
@@ -66,14 +70,15 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
         if request.stream.unwrap_or_else(|| accepts_only_event_stream(ctx)) {
             let ctx = ctx.clone();
             return Ok(Output::stream(move |sink| {
-                run_streaming(&agent, request, ctx.cancel_token(), sink);
+                run_streaming(&agent, request, ctx.cancel_token(), &ctx.trace, sink);
                 Ok(())
             }));
         }
-        let result = agent.invoke(
+        let result = agent.invoke_traced(
             &request.session_id,
             request.prompt,
             ctx.cancel_token(),
+            &ctx.trace,
             &mut |_| {},
         )?;
         Ok(Output::Json(response_value(&result)))
@@ -183,13 +188,21 @@ fn final_event(result: &AgentResult, session_id: &str) -> Value {
     })
 }
 
-/// Runs the agent, forwarding its events to `sink`, then the final (or error) event.
-fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sink: &mut EventSink<'_>) {
+/// Runs the agent, forwarding its events to `sink`, then the final (or error) event; returns
+/// the error sent.
+fn run_streaming(
+    agent: &Agent,
+    request: AgentRequest,
+    cancel: &CancelToken,
+    trace: &TraceContext,
+    sink: &mut EventSink<'_>,
+) -> Option<Error> {
     let session_id = request.session_id.clone();
-    let outcome = agent.invoke(
+    let outcome = agent.invoke_traced(
         &request.session_id,
         request.prompt,
         cancel,
+        trace,
         &mut |event: AgentEvent<'_>| {
             // A failed send means the client left: the agent sees the cancel flag at its next step.
             // The event is a Value already: written straight, without `send`'s generic copy.
@@ -199,15 +212,18 @@ fn run_streaming(agent: &Agent, request: AgentRequest, cancel: &CancelToken, sin
     match outcome {
         Ok(result) => {
             let _ = sink.send_serialized(pyjson::to_string(&final_event(&result, &session_id)).into_bytes());
+            None
         }
         Err(e) => {
             crate::logging::warn("invocation failed")
                 .str("sessionId", &session_id)
                 .str("error", &e.to_string())
                 .emit();
+            let error = Error::from(e);
             if !sink.is_closed() {
-                let _ = sink.send_serialized(Error::from(e).agent_event().into_bytes());
+                let _ = sink.send_serialized(error.agent_event().into_bytes());
             }
+            Some(error)
         }
     }
 }
@@ -221,13 +237,17 @@ fn serve_websocket(
     ws: &mut WebSocket<'_>,
     ctx: &RequestContext,
 ) -> Result<(), Error> {
+    let tracer = agent.map_or(&DISABLED, Agent::tracer);
     while let Some(message) = ws.recv()? {
+        // One server span per message, in the trace the upgrade request came with.
+        let span = server_span::start(tracer, ctx, "WS", "/ws");
         let text = match message {
             WsMessage::Text(text) => text,
             WsMessage::Binary(_) => {
                 let err =
                     Error::bad_request("binary messages are not supported: send the payload as JSON text");
                 ws.send_text(err.agent_event())?;
+                server_span::end_message(span, None, Some(&err));
                 continue;
             }
         };
@@ -240,13 +260,17 @@ fn serve_websocket(
             Ok(pair) => pair,
             Err(err) => {
                 ws.send_text(err.agent_event())?;
+                server_span::end_message(span, None, Some(&err));
                 continue;
             }
         };
         let cancel = ctx.cancel_token().clone();
         let mut events = WsEvents(ws);
         let mut sink = EventSink::new(&mut events, cancel.clone());
-        run_streaming(agent, request, &cancel, &mut sink);
+        let session_id = request.session_id.clone();
+        let trace = span.context();
+        let error = run_streaming(agent, request, &cancel, &trace, &mut sink);
+        server_span::end_message(span, Some(&session_id), error.as_ref());
         if ctx.is_cancelled() {
             break;
         }

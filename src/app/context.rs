@@ -2,6 +2,7 @@
 //! the Python SDK builds it (`bedrock_agentcore/runtime/context.py` and `app.py`; recorded in
 //! `tests/fixtures/vectors/agentcore-observed.json`).
 
+use crate::telemetry::TraceContext;
 use crate::types::CancelToken;
 
 /// Session header AgentCore sets on every invocation of a runtime session.
@@ -167,6 +168,9 @@ pub struct RequestContext {
     pub workload_access_token: Option<String>,
     /// `OAuth2CallbackUrl`.
     pub oauth2_callback_url: Option<String>,
+    /// The request's server span, for the handler's spans to parent on (set by the app when
+    /// tracing is on; empty otherwise).
+    pub trace: TraceContext,
     headers: Vec<(String, String)>,
     cancel: CancelToken,
 }
@@ -207,6 +211,7 @@ impl RequestContext {
             request_headers: (!forwarded.is_empty()).then_some(forwarded),
             workload_access_token,
             oauth2_callback_url: first(OAUTH2_CALLBACK_URL_HEADER).filter(|v| !v.is_empty()),
+            trace: TraceContext::NONE,
             headers: all,
             cancel: CancelToken::new(),
         }

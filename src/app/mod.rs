@@ -35,6 +35,7 @@ mod debug;
 mod entrypoint;
 mod events;
 mod output;
+pub mod server_span;
 mod tasks;
 mod websocket;
 
@@ -52,6 +53,7 @@ pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 use crate::config::{Protocol, ServerConfig};
 use crate::error::Error;
 use crate::protocols::mcp::McpServer;
+use crate::telemetry::Tracer;
 use entrypoint::EntrypointFn;
 
 type PingFn = dyn Fn() -> Result<PingStatus, Error> + Send + Sync;
@@ -83,6 +85,7 @@ pub struct App {
     config: ServerConfig,
     on_shutdown: Mutex<Vec<ShutdownFn>>,
     mcp: Option<Arc<McpServer>>,
+    tracer: Tracer,
 }
 
 impl Default for App {
@@ -104,6 +107,7 @@ impl App {
             config: ServerConfig::default(),
             on_shutdown: Mutex::new(Vec::new()),
             mcp: None,
+            tracer: Tracer::disabled(),
         }
     }
 
@@ -338,6 +342,46 @@ impl App {
     /// assert_eq!(app.invoke(b"{", &ctx).unwrap_err().message(), "Invalid JSON");
     /// ```
     pub fn invoke(&self, body: &[u8], ctx: &RequestContext) -> Result<Output, Error> {
+        if !self.tracer.is_enabled() {
+            return self.invoke_untraced(body, ctx);
+        }
+        let span = server_span::start(&self.tracer, ctx, "POST", "/invocations");
+        let traced = server_span::traced(ctx, &span);
+        match self.invoke_untraced(body, &traced) {
+            // A stream's span lasts as long as the stream (its status is 200 whatever happens).
+            Ok(Output::Stream(stream)) => Ok(Output::stream(move |sink| {
+                let result = stream(sink);
+                server_span::end(span, 200, None);
+                result
+            })),
+            Ok(output) => {
+                let status = match &output {
+                    Output::Response(response) => response.status,
+                    _ => 200,
+                };
+                server_span::end(span, status, None);
+                Ok(output)
+            }
+            Err(e) => {
+                server_span::end(span, e.status(), Some(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// Sets the tracer of the server spans (`POST /invocations` and, through the agent
+    /// entrypoint, each `/ws` message). Default: disabled.
+    pub fn tracer(&mut self, tracer: Tracer) -> &mut App {
+        self.tracer = tracer;
+        self
+    }
+
+    /// The tracer [`App::tracer`] set.
+    pub fn tracing(&self) -> &Tracer {
+        &self.tracer
+    }
+
+    fn invoke_untraced(&self, body: &[u8], ctx: &RequestContext) -> Result<Output, Error> {
         let payload = crate::pyjson::parse_body(body, self.config.max_json_depth)?;
         if self.debug
             && let Some(response) = self.debug_action(&payload)?

@@ -36,7 +36,13 @@ pub struct AgentConfig {
     /// `SESSION_LOCK_TIMEOUT`: how long a request waits for another request of the same
     /// session to finish (default 15m, AgentCore's request timeout).
     pub session_lock_wait: Duration,
+    /// `AGENT_NAME`: the agent's name in its spans (`invoke_agent {name}`,
+    /// `gen_ai.agent.name`); default `Strands Agents`, as Strands names an unnamed agent.
+    pub agent_name: String,
 }
+
+/// Strands' `_DEFAULT_AGENT_NAME` (the agent builder's default too).
+pub const DEFAULT_AGENT_NAME: &str = "Strands Agents";
 
 impl AgentConfig {
     /// Reads the agent settings from the environment through `env`.
@@ -74,6 +80,10 @@ impl AgentConfig {
             structured_output_max_attempts: e.count("STRUCTURED_OUTPUT_MAX_ATTEMPTS", 3, 1, 100)?,
             mcp_config: e.get("MCP_CONFIG").map(Into::into),
             session_lock_wait: e.duration("SESSION_LOCK_TIMEOUT", Duration::from_secs(15 * 60))?,
+            agent_name: e
+                .get("AGENT_NAME")
+                .filter(|n| !n.trim().is_empty())
+                .map_or_else(|| DEFAULT_AGENT_NAME.to_string(), Into::into),
         })
     }
 }

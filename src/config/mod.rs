@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// Optional bearer token required on `/invocations` and `/ws` (`AUTH_BEARER_TOKEN`; unset =
     /// off, as inside AgentCore, which authenticates before the container). `/ping` stays open.
     pub auth_bearer_token: Option<String>,
+    /// Origins a browser may call `POST /mcp` from (`MCP_ALLOWED_ORIGINS`, comma-separated, `*`
+    /// for any). Unset: a server listening on loopback takes only loopback origins (the MCP
+    /// spec's guard against DNS rebinding, as the Python SDK applies it), one listening
+    /// elsewhere takes any. Requests without `Origin` (every non-browser client) are never
+    /// refused.
+    pub mcp_allowed_origins: Option<Vec<String>>,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +89,7 @@ impl Default for ServerConfig {
             ws_max_message_bytes: 16 * 1024 * 1024,
             log_pings: false,
             auth_bearer_token: None,
+            mcp_allowed_origins: None,
         }
     }
 }
@@ -133,6 +140,12 @@ impl ServerConfig {
             ws_max_message_bytes: e.bytes("WS_MAX_MESSAGE_BYTES", d.ws_max_message_bytes)?,
             log_pings: e.flag("LOG_PINGS", d.log_pings)?,
             auth_bearer_token: e.get("AUTH_BEARER_TOKEN").filter(|t| !t.is_empty()),
+            mcp_allowed_origins: e.get("MCP_ALLOWED_ORIGINS").map(|list| {
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            }),
         };
         Ok(config)
     }

@@ -9,7 +9,7 @@ use super::auth::BearerAuth;
 use super::parse::Method;
 use super::request::Request;
 use super::service::{Answer, Decision, Health, Invocation, Service};
-use crate::app::{App, Output, RequestContext};
+use crate::app::{App, RequestContext, Response};
 use crate::error::Error;
 use crate::protocols::a2a::{A2aServer, CARD_PATH};
 
@@ -38,10 +38,15 @@ impl A2a {
             _ => format!("http://{}/", self.app.server_config().addr),
         };
         let card = self.server.card().to_json(&fallback);
-        Decision::Invoke(Invocation {
-            ctx: RequestContext::from_headers(req.header_pairs()),
-            run: Box::new(move |_, _| Ok(Output::Json(card))),
-        })
+        // Built here, on the coroutine: the card is a few hundred bytes of JSON, and a client
+        // discovering the agent must not wait behind the tasks that keep the pool busy.
+        let mut body = Vec::with_capacity(512);
+        crate::pyjson::write(&mut body, &card);
+        Decision::Answer(Answer::Full(Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        }))
     }
 }
 
@@ -72,10 +77,14 @@ impl Service for A2a {
                         return Decision::Answer(Answer::Error(err, &[("www-authenticate", "Bearer")]));
                     }
                     let server = Arc::clone(&self.server);
+                    let control = Arc::clone(&self.server);
                     let depth = self.app.server_config().max_json_depth;
                     Decision::Invoke(Invocation {
                         ctx: RequestContext::from_headers(req.header_pairs()),
                         run: Box::new(move |body, ctx| server.handle(body, ctx, depth)),
+                        quick: Some(Box::new(move |body, ctx| {
+                            control.handle_control(body, ctx, depth)
+                        })),
                     })
                 }
                 _ => text(405, "Method Not Allowed", Some(("allow", "POST"))),

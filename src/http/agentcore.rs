@@ -107,6 +107,7 @@ impl Service for AgentCore {
                 Decision::Invoke(Invocation {
                     ctx: RequestContext::from_headers(req.header_pairs()),
                     run: Box::new(move |body, ctx| app.invoke(body, ctx)),
+                    quick: None,
                 })
             }
             Route::MethodNotAllowed(allow) => Decision::Answer(Answer::Text {

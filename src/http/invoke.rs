@@ -55,9 +55,32 @@ pub(crate) fn run(
     persist: Persist,
     shared: &Arc<Shared>,
 ) -> Next {
-    let Invocation { ctx, run } = invocation;
+    let Invocation { ctx, run, quick } = invocation;
     let (tx, rx) = mpsc::channel::<Reply>();
     let permits = Arc::new(Semphore::new(STREAM_WINDOW));
+    if let Some(quick) = quick {
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| quick(&body, &ctx)));
+        let answer = match answered {
+            Ok(None) => None,
+            Ok(Some(Ok(Output::Stream(_)))) => Some(Err(Error::new(
+                "internal error: a control call answered with a stream",
+            ))),
+            Ok(Some(result)) => Some(result),
+            Err(_) => Some(Err(Error::new("control call panicked").with_type("Panic"))),
+        };
+        if let Some(result) = answer {
+            // A whole answer: `work` only turns it into a reply, nothing here waits.
+            work(Box::new(move |_, _| result), &body, &ctx, &tx, &permits);
+            let mut bridge = Bridge {
+                wire,
+                req,
+                started,
+                ctx,
+                permits,
+            };
+            return bridge.await_reply(&rx, persist);
+        }
+    }
     let job = {
         let ctx = ctx.clone();
         let permits = Arc::clone(&permits);

@@ -40,6 +40,11 @@ impl Mcp {
             let err = Error::http(401, "Unauthorized").with_details("missing or invalid bearer token");
             return Decision::Answer(Answer::Error(err, &[("www-authenticate", "Bearer")]));
         }
+        if let Some(origin) = req.header("origin")
+            && !self.origin_allowed(origin)
+        {
+            return refuse(403, "Forbidden: Origin not allowed (MCP_ALLOWED_ORIGINS)");
+        }
         let accept = req.header("accept").and_then(|a| std::str::from_utf8(a).ok());
         let accepts = Accepts::from_header(accept);
         if accepts.none() {
@@ -66,8 +71,40 @@ impl Mcp {
         Decision::Invoke(Invocation {
             ctx: RequestContext::from_headers(req.header_pairs()),
             run: Box::new(move |body, ctx| Ok(server.handle(body, ctx, accepts, max_json_depth))),
+            quick: None,
         })
     }
+}
+
+impl Mcp {
+    /// The MCP spec has servers validate `Origin` against DNS rebinding: a web page whose
+    /// host name was made to resolve to a local server must not reach it from a browser.
+    fn origin_allowed(&self, origin: &[u8]) -> bool {
+        let origin = String::from_utf8_lossy(origin)
+            .trim()
+            .trim_end_matches('/')
+            .to_ascii_lowercase();
+        let config = self.app.server_config();
+        match &config.mcp_allowed_origins {
+            Some(list) => list.iter().any(|o| o == "*" || *o == origin),
+            None => !config.addr.ip().is_loopback() || is_loopback_origin(&origin),
+        }
+    }
+}
+
+/// `http(s)://localhost`, `127.0.0.1` or `[::1]`, any port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => rest.split(':').next().unwrap_or(""),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An HTTP-level refusal with a JSON-RPC error body (no id), as the spec has servers answer
@@ -129,6 +166,54 @@ mod tests {
     use crate::http::request::tests::head;
     use crate::http::service::tests::render;
     use crate::protocols::mcp::McpServer;
+
+    fn service_with(config: crate::config::ServerConfig) -> Mcp {
+        let mut app = App::new();
+        app.config(config);
+        app.mcp(McpServer::new("t", "1"));
+        Mcp::new(Arc::new(app)).expect("an MCP server is set")
+    }
+
+    #[test]
+    fn origins_are_checked_against_dns_rebinding() {
+        let post = |s: &Mcp, origin: &str| {
+            let raw =
+                format!("POST /mcp HTTP/1.1\r\nHost: h\r\nOrigin: {origin}\r\nContent-Length: 0\r\n\r\n");
+            match decide(s, &raw) {
+                Decision::Invoke(_) => 200,
+                Decision::Answer(answer) => {
+                    let (text, _) = render(&answer, &raw, false);
+                    assert!(text.contains("MCP_ALLOWED_ORIGINS"), "{text}");
+                    403
+                }
+                _ => 0,
+            }
+        };
+        let loopback = crate::config::ServerConfig {
+            addr: "127.0.0.1:8000".parse().expect("an address"),
+            ..crate::config::ServerConfig::default()
+        };
+        let s = service_with(loopback.clone());
+        assert_eq!(post(&s, "http://evil.example"), 403);
+        assert_eq!(post(&s, "http://localhost:6274"), 200);
+        assert_eq!(post(&s, "http://127.0.0.1"), 200);
+        assert_eq!(post(&s, "https://[::1]:8443/"), 200);
+        assert_eq!(post(&s, "http://localhost.evil.example"), 403);
+        // Listening everywhere (a container): any origin, unless a list is given.
+        let s = service_with(crate::config::ServerConfig::default());
+        assert_eq!(post(&s, "http://evil.example"), 200);
+        let s = service_with(crate::config::ServerConfig {
+            mcp_allowed_origins: Some(vec!["https://app.example".into()]),
+            ..loopback
+        });
+        assert_eq!(post(&s, "https://APP.example/"), 200);
+        assert_eq!(post(&s, "http://localhost"), 403);
+        // No Origin: not a browser; never refused.
+        assert!(matches!(
+            decide(&s, "POST /mcp HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Decision::Invoke(_)
+        ));
+    }
 
     fn service(token: Option<&str>) -> Mcp {
         let mut app = App::new();

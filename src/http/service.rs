@@ -66,11 +66,20 @@ pub(crate) type InvokeFn = Box<dyn FnOnce(&[u8], &RequestContext) -> Result<Outp
 /// A WebSocket session handler; runs on a thread of its own for the session's lifetime.
 pub(crate) type SessionFn = Box<dyn FnOnce(&mut WebSocket<'_>, &RequestContext) -> Result<(), Error> + Send>;
 
+/// A control call answered on the connection's coroutine, before the pool is asked: it sees the
+/// (small) body and answers, or returns `None` to have the invocation run on the pool. It must be
+/// quick and never block: read or flip in-memory state (a task's status, a cancel token), and
+/// answer JSON, never a stream.
+pub(crate) type QuickFn = Box<dyn FnOnce(&[u8], &RequestContext) -> Option<Result<Output, Error>> + Send>;
+
 /// Work for the worker pool.
 pub(crate) struct Invocation {
     /// The request's context (ids, headers the handler may see, cancellation).
     pub(crate) ctx: RequestContext,
     pub(crate) run: InvokeFn,
+    /// Tried first for small bodies: control calls (A2A's `GetTask`, `CancelTask`) must not
+    /// queue behind the long invocations they look at or cancel.
+    pub(crate) quick: Option<QuickFn>,
 }
 
 /// A WebSocket session to run once the handshake is done.

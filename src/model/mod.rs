@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::telemetry::TraceContext;
 use crate::types::{CancelToken, ToolSpec};
 use crate::types::{Message, Metrics, Usage};
 
@@ -38,6 +39,9 @@ pub struct ModelRequest<'a> {
     pub tools: &'a [ToolSpec],
     /// `None` leaves `tool_choice` out of the request.
     pub tool_choice: Option<&'a ToolChoice>,
+    /// The `chat` span's context: the providers send it as `traceparent` (and `tracestate`,
+    /// `baggage`; Bedrock also as `X-Amzn-Trace-Id`). `None` sends no trace headers.
+    pub trace: Option<&'a TraceContext>,
 }
 
 /// Why the model stopped, mapped from `finish_reason` as Strands does.

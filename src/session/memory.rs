@@ -59,6 +59,7 @@ struct Record {
 #[derive(Debug)]
 struct MemorySession {
     slot: Arc<Slot>,
+    session_id: String,
     agent_id: String,
 }
 
@@ -129,6 +130,7 @@ impl SessionStore for MemorySessionStore {
         Ok(OpenedSession {
             writer: Box::new(MemorySession {
                 slot,
+                session_id: session_id.to_string(),
                 agent_id: agent_id.to_string(),
             }),
             restored,
@@ -157,11 +159,97 @@ impl SessionWriter for MemorySession {
         }
         Ok(())
     }
+
+    fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        self.replace(index, expected, message)
+            .map_err(|kind| SessionError::new(&self.session_id, None, kind))
+    }
+}
+
+impl MemorySession {
+    fn replace(&mut self, index: u64, expected: &Message, message: &Message) -> Result<(), SessionErrorKind> {
+        let mut state = lock(&self.slot.state);
+        let slot = state.records.get_mut(&self.agent_id).and_then(|record| {
+            let at = usize::try_from(index.checked_sub(record.first)?).ok()?;
+            record.messages.get_mut(at)
+        });
+        match slot {
+            Some(stored) if stored == expected => {
+                *stored = message.clone();
+                Ok(())
+            }
+            Some(_) => Err(SessionErrorKind::Conflict {
+                detail: format!("message_{index} is not the message to replace"),
+            }),
+            None => Err(SessionErrorKind::corrupt(format!(
+                "message_{index} to replace does not exist"
+            ))),
+        }
+    }
 }
 
 impl Drop for MemorySession {
     fn drop(&mut self) {
         lock(&self.slot.state).busy = false;
         self.slot.released.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::session::FileSessionStore;
+
+    /// Both stores replace a message only while it is still the one expected.
+    #[test]
+    fn a_message_is_replaced_only_when_it_is_the_expected_one() {
+        let dir = std::env::temp_dir().join(format!("agentcore-rt-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let stores: [Box<dyn SessionStore>; 2] = [
+            Box::new(MemorySessionStore::new()),
+            Box::new(FileSessionStore::new(&dir)),
+        ];
+        let initial = AgentSnapshot::new(
+            json!({}),
+            json!({"__name__": "SlidingWindowConversationManager", "removed_message_count": 0}),
+        );
+        for store in stores {
+            let wait = Duration::from_secs(1);
+            let first = Message::user_text("one");
+            let second = Message::user_text("two");
+            {
+                let mut opened = store.open("s", "default", wait, &initial).unwrap();
+                opened.writer.append_message(&first).unwrap();
+                opened.writer.append_message(&second).unwrap();
+                opened.writer.sync_agent(&initial).unwrap();
+            }
+            let mut opened = store.open("s", "default", wait, &initial).unwrap();
+            let replaced = Message::user_text("two, corrected");
+            let conflict = opened.writer.replace_message(1, &first, &replaced).unwrap_err();
+            assert!(
+                matches!(conflict.kind, SessionErrorKind::Conflict { .. }),
+                "{conflict}"
+            );
+            assert!(
+                opened.writer.replace_message(2, &second, &replaced).is_err(),
+                "no message 2"
+            );
+            opened.writer.replace_message(1, &second, &replaced).unwrap();
+            drop(opened);
+            let restored = store
+                .open("s", "default", wait, &initial)
+                .unwrap()
+                .restored
+                .unwrap();
+            assert_eq!(restored.messages, [first, replaced], "{store:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::SessionError;
+use super::error::{SessionError, SessionErrorKind};
 use super::record::{AgentSnapshot, RestoredAgent};
 use crate::types::Message;
 
@@ -58,6 +58,29 @@ pub trait SessionWriter: fmt::Debug + Send {
     /// Stores `snapshot` as the agent's record (`agent.json`); a store may skip a write that
     /// would not change it.
     fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), SessionError>;
+
+    /// Replaces the stored message `index` (its place in the whole history, `message_<index>`),
+    /// which must still be `expected` (what was restored), with `message`, keeping when it was
+    /// created: Strands' `update_message`, with which ag-ui-strands puts a frontend tool's
+    /// result in place of its placeholder. Another message there is a
+    /// [`SessionErrorKind::Conflict`] and nothing is written. A store that cannot replace
+    /// messages says so (the default).
+    fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        let _ = (expected, message);
+        Err(SessionError::new(
+            "",
+            None,
+            SessionErrorKind::io(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("this session store cannot replace a stored message (message_{index})"),
+            )),
+        ))
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {

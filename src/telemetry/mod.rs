@@ -12,7 +12,14 @@
 
 use std::time::Duration;
 
+pub mod console;
 pub mod export;
+mod ids;
+pub mod propagation;
+pub mod tracer;
+
+pub use propagation::TraceContext;
+pub use tracer::{STRANDS_SCOPE, Span, Tracer};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 /// A trace id: 16 bytes; all zero is invalid.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::telemetry::TraceContext;
 use crate::types::{CancelToken, ToolResult, ToolUse};
 // Re-exported: a tool implementation names its spec next to the trait.
 pub use crate::types::ToolSpec;
@@ -26,6 +27,9 @@ pub struct ToolContext<'a> {
     pub session_id: &'a str,
     /// Set when the invocation is being cancelled; long tools should check it.
     pub cancel: &'a CancelToken,
+    /// The `execute_tool` span's context, for a tool that calls out (MCP over HTTP sends it as
+    /// `traceparent`); `None` when tracing is off.
+    pub trace: Option<&'a TraceContext>,
 }
 
 impl ToolContext<'_> {

@@ -166,7 +166,20 @@ fn sdk_streams_text_deltas_as_artifact_chunks() {
 
 #[test]
 fn sdk_cancels_a_slow_run() {
-    let rig = Rig::start(&[]);
+    cancel_a_slow_run(&Rig::start(&[]));
+}
+
+/// One worker and one invocation slot, both held by the task being cancelled: the card,
+/// GetTask and CancelTask are answered anyway (they never queue on the pool behind it).
+#[test]
+fn control_calls_do_not_wait_behind_the_task_they_control() {
+    cancel_a_slow_run(&Rig::start(&[
+        ("WORKER_THREADS", "1"),
+        ("MAX_CONCURRENT_INVOCATIONS", "1"),
+    ]));
+}
+
+fn cancel_a_slow_run(rig: &Rig) {
     // Held far longer than the test runs: only the cancel can end it.
     rig.mock
         .push(Reply::text("too late").delay(Duration::from_secs(120)));
@@ -197,6 +210,38 @@ fn sdk_cancels_a_slow_run() {
     assert!(
         rig.mock.wait_for_hang_up(connection, Duration::from_secs(10)),
         "the invocation kept running"
+    );
+}
+
+/// Without a `contextId` the session is the runtime session header AgentCore sends (the
+/// stickiness header is never refused, nor is an `Mcp-Session-Id` beside it).
+#[test]
+fn the_runtime_session_header_is_the_context_without_one() {
+    let rig = Rig::start(&[]);
+    rig.mock.push(Reply::text("Hello."));
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {
+        "messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "Hi"}]}}});
+    let resp = request(
+        rig.bin.addr,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/json"),
+            (
+                "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id",
+                "hdr-a2a-session-000000000000000001",
+            ),
+            ("Mcp-Session-Id", "not-ours"),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let task = &resp.json()["result"]["task"];
+    assert_eq!(task["status"]["state"], "TASK_STATE_COMPLETED", "{task}");
+    assert_eq!(task["contextId"], "hdr-a2a-session-000000000000000001");
+    assert_eq!(
+        messages_on_disk(rig.sessions.path(), "hdr-a2a-session-000000000000000001").len(),
+        2
     );
 }
 

@@ -13,6 +13,7 @@ use crate::support::mock_openai::{MockOpenAi, Reply};
 use crate::support::server::Binary;
 use crate::support::{TempDir, node_modules, peer_python, repo_root};
 
+mod frontend_tools;
 mod input;
 
 struct Rig {

@@ -597,3 +597,47 @@ fn sorted_schemas(body: &Value) -> Value {
     }
     body
 }
+
+/// Traced (console exporter): the Bedrock call carries the `chat` span as `traceparent` and as
+/// `X-Amzn-Trace-Id`, unsigned, and botocore still accepts the signature.
+#[test]
+fn a_traced_call_carries_the_chat_span_and_stays_signed() {
+    let rig = Rig::start(&[("OTEL_TRACES_EXPORTER", "console")]);
+    let r = rig.invoke(json!({"query": "hello bedrock", "session_id": "traced"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let received = rig.endpoint.requests();
+    let headers = &received.last().unwrap()["trace_headers"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let chat = loop {
+        let found = rig.bin.stdout().lines().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v["name"] == "chat" && v.get("context").is_some()).then_some(v)
+        });
+        if let Some(chat) = found {
+            break chat;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no chat span: {}",
+            rig.bin.stdout()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let trace = chat["context"]["trace_id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x");
+    let span = chat["context"]["span_id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x");
+    assert_eq!(
+        headers["traceparent"],
+        format!("00-{trace}-{span}-01").as_str(),
+        "{received:?}"
+    );
+    assert_eq!(
+        headers["x-amzn-trace-id"],
+        format!("Root=1-{}-{};Parent={span};Sampled=1", &trace[..8], &trace[8..]).as_str()
+    );
+}

@@ -690,6 +690,53 @@ fn cli_help_version_and_healthcheck() {
     assert_eq!(out.status.code(), Some(1), "nothing listening: unhealthy");
 }
 
+/// `--protocol` is `PROTOCOL` on the command line and wins over the environment's, for `serve`
+/// and `healthcheck` alike; a missing or unknown value stops with 2.
+#[test]
+fn protocol_flag_selects_the_protocol_and_beats_the_environment() {
+    let bin = Binary::start_with_args(&["serve", "--protocol", "mcp"], &[("PROTOCOL", "a2a")]);
+    let mcp = request(bin.addr, "GET", "/mcp", &[], b"");
+    assert_eq!(
+        mcp.status,
+        405,
+        "an MCP server answers GET /mcp with 405: {}",
+        mcp.text()
+    );
+    assert_eq!(mcp.header("allow"), Some("POST"));
+    drop(bin);
+
+    let bin = Binary::start_with_args(&["--protocol=a2a"], &[("PROTOCOL", "mcp"), ("A2A_PORT", "0")]);
+    let card = request(bin.addr, "GET", "/.well-known/agent-card.json", &[], b"");
+    assert_eq!(card.status, 200, "{}", card.text());
+    assert!(card.json()["capabilities"].is_object(), "{}", card.text());
+    let port = bin.addr.port().to_string();
+    // healthcheck reads the protocol's port variable: A2A_PORT for a2a.
+    let out = std::process::Command::new(crate::support::server::binary_path())
+        .args(["healthcheck", "--protocol", "a2a"])
+        .env_clear()
+        .env("A2A_PORT", &port)
+        .env("PORT", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(bin);
+
+    for (args, says) in [
+        (&["--protocol"][..], "--protocol needs a value"),
+        (&["serve", "--protocol", "grpc"][..], "PROTOCOL"),
+    ] {
+        let out = std::process::Command::new(crate::support::server::binary_path())
+            .args(args)
+            .env_clear()
+            .env("PORT", "0")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn one_json_log_line_per_request_without_secrets() {
     // Nothing set: the default provider is Bedrock, and without AWS credentials its invocations

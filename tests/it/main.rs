@@ -24,4 +24,5 @@ mod session;
 mod sigv4;
 mod structured;
 mod support;
+mod traces;
 mod ws;

@@ -115,6 +115,7 @@ fn call_with(tools: &[Arc<dyn Tool>], name: &str, input: Value, cancel: &CancelT
         &ToolContext {
             session_id: "s",
             cancel,
+            trace: None,
         },
     )
 }

@@ -56,6 +56,7 @@ fn converse(
             messages,
             tools: &[],
             tool_choice: None,
+            trace: None,
         },
     )
 }
@@ -268,6 +269,7 @@ fn request_bodies_match_strands_recordings() {
                     messages: &state,
                     tools: &tools,
                     tool_choice: choice.as_ref(),
+                    trace: None,
                 };
                 assert_eq!(
                     comparable(&model.request_body(&request)),
@@ -381,6 +383,7 @@ fn mcp_tool_schemas_are_normalised_like_strands() {
         messages: &messages,
         tools: &specs,
         tool_choice: None,
+        trace: None,
     };
     assert_eq!(
         serde_json::to_string(&model.request_body(&request)).unwrap(),
@@ -782,6 +785,7 @@ fn converse_cancelled(
         messages: &hello(),
         tools: &[],
         tool_choice: None,
+        trace: None,
     };
     let result = model.converse(&request, token, &mut |e| {
         if let ModelStreamEvent::TextDelta(t) = e {
@@ -902,6 +906,7 @@ fn an_already_cancelled_token_makes_no_request() {
             messages: &hello(),
             tools: &[],
             tool_choice: None,
+            trace: None,
         },
         &token,
         &mut |_| events += 1,

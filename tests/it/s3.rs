@@ -166,6 +166,56 @@ fn two_writers_of_one_message_index_one_wins_nothing_is_lost() {
 }
 
 #[test]
+fn a_replaced_message_is_what_every_replica_restores() {
+    let peer = S3Peer::start();
+    peer.bucket("replace");
+    let a = peer.store("replace", "p");
+    let b = peer.store("replace", "p");
+    let snapshot = AgentSnapshot::new(json!({}), SlidingWindow::new(20).state());
+    let (kept, old, new) = (&history()[0], &history()[1], &history()[3]);
+    // Both replicas remember the session (warm) before one of them replaces a message.
+    for store in [&a, &b] {
+        let mut opened = store.open("x", "default", WAIT, &snapshot).unwrap();
+        if opened.restored.is_none() {
+            opened.writer.append_message(kept).unwrap();
+            opened.writer.append_message(old).unwrap();
+            opened.writer.sync_agent(&snapshot).unwrap();
+        }
+    }
+    let mut opened = a.open("x", "default", WAIT, &snapshot).unwrap();
+    // Synced already, and b remembers that record: only the replacement makes the next sync
+    // write agent.json again, which is what tells b its remembered record is stale.
+    opened.writer.sync_agent(&snapshot).unwrap();
+    // `b` reads the session while `a` holds it: the lease removed from under `a` (as in the
+    // race above), since the lease alone would make `b` wait.
+    peer.delete_object("replace", "p/session_x/.agentcore.lease");
+    drop(b.open("x", "default", WAIT, &snapshot).unwrap());
+    let err = opened.writer.replace_message(1, kept, new).unwrap_err();
+    assert!(matches!(err.kind, SessionErrorKind::Conflict { .. }), "{err:?}");
+    opened.writer.replace_message(1, old, new).unwrap();
+    opened.writer.sync_agent(&snapshot).unwrap();
+    drop(opened);
+    let record: Value = serde_json::from_str(
+        &peer
+            .object(
+                "replace",
+                "p/session_x/agents/agent_default/messages/message_1.json",
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["message_id"], 1);
+    assert_ne!(record["created_at"], record["updated_at"]);
+    for store in [&a, &b] {
+        let opened = store.open("x", "default", WAIT, &snapshot).unwrap();
+        assert_eq!(
+            text(&opened.restored.unwrap().messages),
+            text(&[kept.clone(), new.clone()])
+        );
+    }
+}
+
+#[test]
 fn the_binary_keeps_sessions_in_s3_that_strands_continues_and_back() {
     let peer = S3Peer::start();
     peer.bucket("bin");

@@ -288,7 +288,12 @@ class Handler(BaseHTTPRequestHandler):
         if report.has_errors():
             return self.aws_error(400, "ValidationException", report.generate_report())
         with LOCK:
-            RECEIVED.append({"operation": operation, "modelId": model_id, "body": params})
+            received = {"operation": operation, "modelId": model_id, "body": params}
+            # The trace context the call carried (only traced runtimes send it).
+            trace = {k: self.headers[k] for k in ("traceparent", "tracestate", "baggage", "x-amzn-trace-id") if self.headers.get(k)}
+            if trace:
+                received["trace_headers"] = trace
+            RECEIVED.append(received)
         error, events, tail = script(params)
         if error:
             return self.aws_error(*error)

@@ -103,6 +103,22 @@ def media() -> list:
 
 
 @server.tool()
+def trace_context(ctx: Context) -> dict:
+    """The trace context this call came with: the W3C headers of its HTTP request (Streamable
+    HTTP only) and those of its `_meta`."""
+    rc = ctx.request_context
+    request = getattr(rc, "request", None)
+    headers = {}
+    if request is not None and hasattr(request, "headers"):
+        headers = {k: request.headers.get(k) for k in ("traceparent", "tracestate", "baggage") if request.headers.get(k)}
+    meta = getattr(rc, "meta", None) or {}
+    if hasattr(meta, "model_dump"):
+        meta = meta.model_dump(by_alias=True, exclude_none=True)
+    meta = dict(meta)
+    return {"headers": headers, "meta": {k: v for k, v in meta.items() if k in ("traceparent", "tracestate", "baggage")}}
+
+
+@server.tool()
 def with_meta() -> CallToolResult:
     """A result carrying `_meta` and structured content."""
     return CallToolResult(

@@ -253,6 +253,7 @@ impl BedrockModel {
     fn attempt(
         &self,
         body: &[u8],
+        trace_headers: &[(&'static str, String)],
         started: Instant,
         deadline: Instant,
         cancel: &CancelToken,
@@ -293,6 +294,10 @@ impl BedrockModel {
             call = call.header(name, value);
         }
         for (name, value) in &signed {
+            call = call.header(*name, value);
+        }
+        // Unsigned, as botocore leaves X-Amzn-Trace-Id out of SigV4's signed headers.
+        for (name, value) in trace_headers {
             call = call.header(*name, value);
         }
         let response = call
@@ -544,10 +549,21 @@ impl ChatModel for BedrockModel {
             serde_json::to_vec(&self.request_body(request)).map_err(|e| ModelError::InvalidResponse {
                 message: format!("cannot serialize the request: {e}"),
             })?;
+        // The chat span's context: W3C headers, and X-Ray's header as AWS services read it.
+        let trace_headers: Vec<(&'static str, String)> = request
+            .trace
+            .map(|t| {
+                let mut headers = t.w3c_headers();
+                if let Some(xray) = t.xray_header() {
+                    headers.push(("X-Amzn-Trace-Id", xray));
+                }
+                headers
+            })
+            .unwrap_or_default();
         let mut attempt = 1;
         let mut refreshed = false;
         loop {
-            let failure = match self.attempt(&body, started, deadline, cancel, on_event) {
+            let failure = match self.attempt(&body, &trace_headers, started, deadline, cancel, on_event) {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };

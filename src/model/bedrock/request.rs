@@ -378,6 +378,7 @@ mod tests {
             messages: &messages,
             tools: &[],
             tool_choice: Some(&ToolChoice::Any),
+            trace: None,
         };
         let body = build_body("global.anthropic.claude-sonnet-4-6", &params, &request);
         assert_eq!(
@@ -416,6 +417,7 @@ mod tests {
             messages: &messages,
             tools: &[],
             tool_choice: None,
+            trace: None,
         };
         let claude = build_body("us.anthropic.claude-x", &Map::new(), &request);
         assert_eq!(claude["messages"], json!([]));

@@ -210,6 +210,7 @@ impl OpenAiModel {
     fn attempt(
         &self,
         body: &[u8],
+        trace_headers: &[(&'static str, String)],
         started: Instant,
         deadline: Instant,
         cancel: &CancelToken,
@@ -235,6 +236,9 @@ impl OpenAiModel {
         }
         for (name, value) in &self.extra_headers {
             call = call.header(name, value);
+        }
+        for (name, value) in trace_headers {
+            call = call.header(*name, value);
         }
         let response = call
             .config()
@@ -531,9 +535,11 @@ impl ChatModel for OpenAiModel {
             serde_json::to_vec(&self.request_body(request)).map_err(|e| ModelError::InvalidResponse {
                 message: format!("cannot serialize the request: {e}"),
             })?;
+        // Every attempt carries the chat span's context (a retry is the same operation).
+        let trace_headers = request.trace.map(|t| t.w3c_headers()).unwrap_or_default();
         let mut attempt = 1;
         loop {
-            let failure = match self.attempt(&body, started, deadline, cancel, on_event) {
+            let failure = match self.attempt(&body, &trace_headers, started, deadline, cancel, on_event) {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };

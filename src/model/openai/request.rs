@@ -396,6 +396,7 @@ mod tests {
             messages,
             tools,
             tool_choice: choice,
+            trace: None,
         };
         build_body(
             BodyOptions {
@@ -447,6 +448,7 @@ mod tests {
             messages: &[],
             tools: &[],
             tool_choice: Some(&ToolChoice::Auto),
+            trace: None,
         };
         let v = build_body(
             BodyOptions {

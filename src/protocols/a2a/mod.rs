@@ -229,6 +229,33 @@ impl A2aServer {
     }
 }
 
+/// Bodies larger than this are never control calls worth answering off the pool.
+const CONTROL_BODY_MAX: usize = 16 * 1024;
+
+impl A2aServer {
+    /// Answers `GetTask` / `CancelTask` (and 0.3's `tasks/get` / `tasks/cancel`) right away, or
+    /// `None` for every other call. They only read the task store or flip a cancel token, so
+    /// the wire runs them on the connection's coroutine: a cancel must not queue on the worker
+    /// pool behind the very task it cancels, nor meet `MAX_CONCURRENT_INVOCATIONS`.
+    pub fn handle_control(
+        &self,
+        body: &[u8],
+        ctx: &RequestContext,
+        max_json_depth: usize,
+    ) -> Option<Result<Output, Error>> {
+        if body.len() > CONTROL_BODY_MAX {
+            return None;
+        }
+        let value = crate::pyjson::parse_body(body, max_json_depth).ok()?;
+        let method = value.get("method")?.as_str()?;
+        let method = v03::method(method).unwrap_or(method);
+        if !matches!(method, "GetTask" | "CancelTask") {
+            return None;
+        }
+        Some(self.handle(body, ctx, max_json_depth))
+    }
+}
+
 /// `1.0` and `0.3` (and an empty header, which clients that do not negotiate send).
 fn version_supported(version: &str) -> bool {
     matches!(version.trim(), "" | "1" | "1.0" | "1.0.0" | "0.3" | "0.3.0")

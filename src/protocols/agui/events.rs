@@ -5,7 +5,9 @@
 //! A run is `RUN_STARTED`, `STATE_SNAPSHOT` when the input carried an object state, then per
 //! model turn a text message (`TEXT_MESSAGE_START` / `_CONTENT`... / `_END`, or the
 //! `REASONING_*` envelope for reasoning), each tool call as `TOOL_CALL_START` / `_ARGS` / `_END`
-//! once the model has finished it and `TOOL_CALL_RESULT` when it has run, and last
+//! once the model has finished it and `TOOL_CALL_RESULT` when it has run (a frontend tool's
+//! call: no result, and its `_END` after the rest of its batch, as ag-ui-strands defers it),
+//! and last
 //! `STATE_SNAPSHOT` (the final state) and `RUN_FINISHED`, or `RUN_ERROR` after closing whatever
 //! message was open. ag-ui-strands also sends `MESSAGES_SNAPSHOT`s (the conversation so far) and
 //! `RAW` events (Strands' own unmapped events, such as model metadata); these are not sent.
@@ -35,6 +37,9 @@ pub struct RunEvents {
     open: Open,
     /// The last text message sent: the parent of the tool calls the same turn makes.
     last_text_id: Option<String>,
+    /// Frontend calls whose `TOOL_CALL_END` waits for the rest of their batch, as
+    /// ag-ui-strands defers it: the client starts running them once it arrives.
+    deferred_ends: Vec<String>,
     /// The state the run ends with (the input's: the agent does not change it).
     state: Map<String, Value>,
     new_id: fn() -> String,
@@ -52,6 +57,7 @@ impl RunEvents {
             run_id: run_id.to_string(),
             open: Open::None,
             last_text_id: None,
+            deferred_ends: Vec::new(),
             state: Map::new(),
             new_id,
         }
@@ -124,7 +130,7 @@ impl RunEvents {
                     [("messageId", id.into()), ("delta", (*delta).into())],
                 ));
             }
-            AgentEvent::ToolUse(call) => {
+            AgentEvent::ToolUse(call) | AgentEvent::ClientToolUse(call) => {
                 self.close(&mut out);
                 let id = call.tool_use_id.as_str();
                 let mut start = vec![
@@ -142,7 +148,11 @@ impl RunEvents {
                         ("delta", crate::pyjson::to_string_compact(&call.input).into()),
                     ],
                 ));
-                out.push(event("TOOL_CALL_END", [("toolCallId", id.into())]));
+                if matches!(agent_event, AgentEvent::ClientToolUse(_)) {
+                    self.deferred_ends.push(id.to_string());
+                } else {
+                    out.push(event("TOOL_CALL_END", [("toolCallId", id.into())]));
+                }
             }
             AgentEvent::ToolResult { result, .. } => {
                 self.close(&mut out);
@@ -176,6 +186,7 @@ impl RunEvents {
     pub fn finish_with(&mut self, result: Option<&Value>, usage: Option<&Usage>) -> Vec<Value> {
         let mut out = Vec::new();
         self.close(&mut out);
+        self.end_deferred(&mut out);
         out.push(event(
             "STATE_SNAPSHOT",
             [("snapshot", Value::Object(self.state.clone()))],
@@ -206,11 +217,20 @@ impl RunEvents {
     pub fn fail(&mut self, message: &str, code: &str) -> Vec<Value> {
         let mut out = Vec::new();
         self.close(&mut out);
+        self.end_deferred(&mut out);
         out.push(event(
             "RUN_ERROR",
             [("message", message.into()), ("code", code.into())],
         ));
         out
+    }
+
+    /// The deferred `TOOL_CALL_END`s of frontend calls: the batch is over (the run ends after
+    /// it).
+    fn end_deferred(&mut self, out: &mut Vec<Value>) {
+        for id in std::mem::take(&mut self.deferred_ends) {
+            out.push(event("TOOL_CALL_END", [("toolCallId", id.into())]));
+        }
     }
 
     fn close(&mut self, out: &mut Vec<Value>) {
@@ -366,6 +386,54 @@ mod tests {
         assert_eq!(
             to_json_text(&all[8]),
             r#"{"type":"RUN_ERROR","message":"boom","code":"ModelError"}"#
+        );
+    }
+
+    #[test]
+    fn a_frontend_calls_end_waits_for_its_batch() {
+        let mut run = RunEvents::with_ids("t", "r", ids);
+        let frontend = ToolUse {
+            tool_use_id: "fe".into(),
+            name: "change_background".into(),
+            input: json!({"color": "blue"}),
+        };
+        let server = ToolUse {
+            tool_use_id: "c1".into(),
+            name: "add".into(),
+            input: json!({}),
+        };
+        let mut all = run.on_event(&AgentEvent::ClientToolUse(&frontend));
+        all.extend(run.on_event(&AgentEvent::ToolUse(&server)));
+        all.extend(run.on_event(&AgentEvent::ToolResult {
+            name: "add",
+            result: &ToolResult::text("c1", "5"),
+        }));
+        all.extend(run.finish_with(None, None));
+        assert_eq!(
+            types(&all),
+            [
+                "TOOL_CALL_START",
+                "TOOL_CALL_ARGS",
+                "TOOL_CALL_START",
+                "TOOL_CALL_ARGS",
+                "TOOL_CALL_END",
+                "TOOL_CALL_RESULT",
+                "TOOL_CALL_END",
+                "STATE_SNAPSHOT",
+                "RUN_FINISHED"
+            ]
+        );
+        assert_eq!(
+            (&all[4]["toolCallId"], &all[6]["toolCallId"]),
+            (&json!("c1"), &json!("fe"))
+        );
+        // A failure ends the call too: no call is left open.
+        let mut failing = RunEvents::with_ids("t", "r", ids);
+        let mut all = failing.on_event(&AgentEvent::ClientToolUse(&frontend));
+        all.extend(failing.fail("boom", "E"));
+        assert_eq!(
+            types(&all),
+            ["TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "RUN_ERROR"]
         );
     }
 

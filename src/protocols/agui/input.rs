@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::types::ToolSpec;
+
 /// Most problems listed in one 400: enough to fix a request, bounded for a hostile one.
 const MAX_PROBLEMS: usize = 10;
 
@@ -16,10 +18,36 @@ pub struct RunInput {
     pub thread_id: String,
     /// `runId`, echoed on `RUN_STARTED` and `RUN_FINISHED`.
     pub run_id: String,
-    /// The text of the last user message: the prompt of this run.
+    /// The text of the last user message: the prompt of this run (see [`parse`]; empty when
+    /// the conversation ends with tool results and has no user message with text).
     pub prompt: String,
     /// `state`, when the client sent one.
     pub state: Option<Value>,
+    /// `tools`: the frontend's tools, as the model is told about them (`parameters` as the
+    /// input schema, `{}` without one).
+    pub tools: Vec<ToolSpec>,
+    /// Every `tool` message, in order: results of tool calls the client ran.
+    pub tool_messages: Vec<ToolMessage>,
+    /// The calls named by the `assistant` messages' `toolCalls`: `(id, function name)`.
+    pub tool_calls: Vec<(String, String)>,
+    /// The text of the last `user` or `tool` message with content, ag-ui-strands' prompt when
+    /// the conversation does not end with tool results.
+    pub last_text: Option<String>,
+}
+
+/// A `tool` message: what the client's run of a tool call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolMessage {
+    /// `toolCallId`: the call it answers.
+    pub tool_call_id: String,
+    /// `content` as text (a list's text parts joined by spaces, as ag-ui-strands flattens it).
+    pub content: String,
+    /// `error`, when the tool failed on the client.
+    pub error: Option<String>,
+    /// No other kind of message follows it: a result of the call that ended the last run.
+    pub trailing: bool,
+    /// A `user` message follows it.
+    pub user_after: bool,
 }
 
 /// Why a payload is not a `RunAgentInput`: `path: problem` lines, as pydantic's
@@ -38,7 +66,10 @@ impl std::error::Error for InvalidInput {}
 /// Checks `payload` and picks the prompt: the last `user` message's text (its string, or its
 /// text parts joined), as ag-ui-strands takes the newest user message as the turn's prompt.
 /// The earlier messages are the client's copy of the conversation; the thread's stored
-/// session is what the agent continues from, as in ag-ui-strands, so they are not replayed.
+/// session is what the agent continues from, as in ag-ui-strands, so they are not replayed,
+/// except the `tool` messages, which carry the results of frontend tools (see
+/// [`super::frontend`]). A conversation must hold a user message with text or end with tool
+/// results.
 pub fn parse(payload: &Value) -> Result<RunInput, InvalidInput> {
     let mut problems = Problems::default();
     let Some(fields) = payload.as_object() else {
@@ -56,12 +87,13 @@ pub fn parse(payload: &Value) -> Result<RunInput, InvalidInput> {
     top.optional_str(&mut problems, "parentRunId", "parent_run_id");
     top.optional_str(&mut problems, "protocolVersion", "protocol_version");
     let mut prompt = None;
+    let mut seen = Seen::default();
     match top.get("messages", "messages") {
         None | Some(Value::Null) => problems.push("messages", "Field required"),
         Some(Value::Array(messages)) => {
             for (i, message) in messages.iter().enumerate() {
                 let path = format!("messages.{i}");
-                if let Some(text) = check_message(&mut problems, message, &path) {
+                if let Some(text) = check_message(&mut problems, message, &path, &mut seen) {
                     prompt = Some(text);
                 }
             }
@@ -71,11 +103,33 @@ pub fn parse(payload: &Value) -> Result<RunInput, InvalidInput> {
             &format!("Input should be a valid list, not {}", kind(other)),
         ),
     }
+    let mut tools = Vec::new();
     top.optional_list(&mut problems, "tools", "tools", |p, item, path| {
         if let Some(tool) = as_obj(p, item, path) {
-            tool.required_str(p, "name", "name");
-            tool.required_str(p, "description", "description");
+            let name = tool.required_str(p, "name", "name");
+            let description = tool.required_str(p, "description", "description");
             tool.optional_map(p, "metadata", "metadata");
+            let parameters = match tool.get("parameters", "parameters") {
+                None | Some(Value::Null) => Some(Value::Object(Map::new())),
+                Some(schema @ Value::Object(_)) => Some(schema.clone()),
+                Some(other) => {
+                    p.push(
+                        &tool.at("parameters"),
+                        &format!(
+                            "a JSON Schema object is needed to offer the tool to the model, not {}",
+                            kind(other)
+                        ),
+                    );
+                    None
+                }
+            };
+            if let (Some(name), Some(description), Some(input_schema)) = (name, description, parameters) {
+                tools.push(ToolSpec {
+                    name: name.to_string(),
+                    description: description.to_string(),
+                    input_schema,
+                });
+            }
         }
     });
     top.optional_list(&mut problems, "context", "context", |p, item, path| {
@@ -101,10 +155,16 @@ pub fn parse(payload: &Value) -> Result<RunInput, InvalidInput> {
     let (Some(thread_id), Some(run_id)) = (thread_id, run_id) else {
         return Err(InvalidInput(vec!["threadId and runId: Field required".into()]));
     };
-    let Some(prompt) = prompt.filter(|p: &String| !p.trim().is_empty()) else {
-        return Err(InvalidInput(vec![
-            "messages: no user message with text content to answer".into(),
-        ]));
+    let ends_with_results = seen.tool_messages.iter().any(|m| m.trailing);
+    let prompt = match prompt.filter(|p: &String| !p.trim().is_empty()) {
+        Some(prompt) => prompt,
+        None if ends_with_results => String::new(),
+        None => {
+            return Err(InvalidInput(vec![
+                "messages: no user message with text content to answer, and no tool results to continue from"
+                    .into(),
+            ]));
+        }
     };
     let state = match top.get("state", "state") {
         None | Some(Value::Null) => None,
@@ -115,11 +175,37 @@ pub fn parse(payload: &Value) -> Result<RunInput, InvalidInput> {
         run_id: run_id.to_string(),
         prompt,
         state,
+        tools,
+        tool_messages: seen.tool_messages,
+        tool_calls: seen.tool_calls,
+        last_text: seen.last_text,
     })
 }
 
+/// What the messages hold besides the prompt, gathered as they are checked.
+#[derive(Default)]
+struct Seen {
+    tool_messages: Vec<ToolMessage>,
+    tool_calls: Vec<(String, String)>,
+    last_text: Option<String>,
+}
+
+impl Seen {
+    /// A message of `role` was checked: it ends the trailing run of tool messages before it.
+    fn after(&mut self, role: &str) {
+        if role == "tool" {
+            return;
+        }
+        for earlier in &mut self.tool_messages {
+            earlier.trailing = false;
+            earlier.user_after |= role == "user";
+        }
+    }
+}
+
 /// Checks one message against the model its `role` names; a user message's text comes back.
-fn check_message(p: &mut Problems, message: &Value, path: &str) -> Option<String> {
+/// What frontend tools need from it goes into `seen`.
+fn check_message(p: &mut Problems, message: &Value, path: &str, seen: &mut Seen) -> Option<String> {
     let m = as_obj(p, message, path)?;
     let role = match m.get("role", "role") {
         Some(Value::String(role)) => role.as_str(),
@@ -134,6 +220,7 @@ fn check_message(p: &mut Problems, message: &Value, path: &str) -> Option<String
     };
     m.required_str(p, "id", "id");
     m.optional_map(p, "metadata", "metadata");
+    seen.after(role);
     match role {
         "developer" | "system" | "reasoning" => {
             m.required_str(p, "content", "content");
@@ -143,29 +230,50 @@ fn check_message(p: &mut Problems, message: &Value, path: &str) -> Option<String
             m.optional_str(p, "content", "content");
             m.optional_list(p, "toolCalls", "tool_calls", |p, call, path| {
                 let Some(call) = as_obj(p, call, path) else { return };
-                call.required_str(p, "id", "id");
                 if let Some(kind) = call.optional_str(p, "type", "type")
                     && kind != "function"
                 {
                     p.push(&call.at("type"), "Input should be 'function'");
                 }
+                let id = call.required_str(p, "id", "id");
                 match call.get("function", "function") {
                     None | Some(Value::Null) => p.push(&call.at("function"), "Field required"),
                     Some(function) => {
                         if let Some(f) = as_obj(p, function, &call.at("function")) {
-                            f.required_str(p, "name", "name");
+                            let name = f.required_str(p, "name", "name");
                             f.required_str(p, "arguments", "arguments");
+                            if let (Some(id), Some(name)) = (id, name) {
+                                seen.tool_calls.push((id.to_string(), name.to_string()));
+                            }
                         }
                     }
                 }
             });
             None
         }
-        "user" => content(p, &m),
+        "user" => {
+            let text = content(p, &m, "");
+            if let Some(text) = text.as_ref().filter(|_| has_content(&m)) {
+                seen.last_text = Some(text.clone());
+            }
+            text
+        }
         "tool" => {
-            m.required_str(p, "toolCallId", "tool_call_id");
-            m.optional_str(p, "error", "error");
-            content(p, &m);
+            let tool_call_id = m.required_str(p, "toolCallId", "tool_call_id");
+            let error = m.optional_str(p, "error", "error");
+            let text = content(p, &m, " ");
+            if let Some(text) = text.as_ref().filter(|_| has_content(&m)) {
+                seen.last_text = Some(text.clone());
+            }
+            if let (Some(tool_call_id), Some(content)) = (tool_call_id, text) {
+                seen.tool_messages.push(ToolMessage {
+                    tool_call_id: tool_call_id.to_string(),
+                    content,
+                    error: error.map(str::to_string),
+                    trailing: true,
+                    user_after: false,
+                });
+            }
             None
         }
         "activity" => {
@@ -189,13 +297,23 @@ fn check_message(p: &mut Problems, message: &Value, path: &str) -> Option<String
     }
 }
 
+/// Whether a message's `content` is what Python reads as true (a non-empty string or list).
+fn has_content(m: &Obj<'_>) -> bool {
+    match m.get("content", "content") {
+        Some(Value::String(text)) => !text.is_empty(),
+        Some(Value::Array(parts)) => !parts.is_empty(),
+        _ => false,
+    }
+}
+
 /// A user or tool message's `content`: a string, or a list of parts (text, image, audio,
-/// video, document); its text, the text parts joined.
-fn content(p: &mut Problems, m: &Obj<'_>) -> Option<String> {
+/// video, document); its text, the text parts joined by `separator`.
+fn content(p: &mut Problems, m: &Obj<'_>, separator: &str) -> Option<String> {
     match m.get("content", "content") {
         Some(Value::String(text)) => Some(text.clone()),
         Some(Value::Array(parts)) => {
             let mut text = String::new();
+            let mut first = true;
             for (i, part) in parts.iter().enumerate() {
                 let path = format!("{}.{i}", m.at("content"));
                 let Some(part) = as_obj(p, part, &path) else {
@@ -204,6 +322,10 @@ fn content(p: &mut Problems, m: &Obj<'_>) -> Option<String> {
                 match part.get("type", "type") {
                     Some(Value::String(t)) if t == "text" => {
                         if let Some(t) = part.required_str(p, "text", "text") {
+                            if !first {
+                                text.push_str(separator);
+                            }
+                            first = false;
                             text.push_str(t);
                         }
                     }
@@ -391,6 +513,51 @@ mod tests {
     }
 
     #[test]
+    fn frontend_tools_and_their_results_are_read() {
+        let input = ok(json!({
+            "threadId": "t", "runId": "r",
+            "messages": [
+                {"id": "1", "role": "user", "content": "go"},
+                {"id": "2", "role": "assistant",
+                 "toolCalls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"id": "3", "role": "tool", "toolCallId": "c", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "error": "e"}
+            ],
+            "tools": [{"name": "f", "description": "d"}, {"name": "g", "description": "e", "parameters": {"type": "object"}}]
+        }));
+        assert_eq!(input.tool_calls, [("c".to_string(), "f".to_string())]);
+        assert_eq!(
+            input.tool_messages,
+            [ToolMessage {
+                tool_call_id: "c".into(),
+                content: "a b".into(),
+                error: Some("e".into()),
+                trailing: true,
+                user_after: false
+            }]
+        );
+        assert_eq!(input.last_text.as_deref(), Some("a b"));
+        assert_eq!(
+            input
+                .tools
+                .iter()
+                .map(|t| (t.name.as_str(), &t.input_schema))
+                .collect::<Vec<_>>(),
+            [("f", &json!({})), ("g", &json!({"type": "object"}))]
+        );
+        // Results alone continue a conversation; a user message after them ends their run.
+        let alone = ok(json!({"threadId": "t", "runId": "r",
+            "messages": [{"id": "3", "role": "tool", "toolCallId": "c", "content": "5"}]}));
+        assert_eq!(
+            (alone.prompt.as_str(), alone.tool_messages[0].trailing),
+            ("", true)
+        );
+        let later = ok(json!({"threadId": "t", "runId": "r", "messages": [
+            {"id": "3", "role": "tool", "toolCallId": "c", "content": "5"},
+            {"id": "4", "role": "user", "content": "next"}]}));
+        assert!(!later.tool_messages[0].trailing && later.tool_messages[0].user_after);
+    }
+
+    #[test]
     fn wrong_shapes_name_the_field() {
         assert_eq!(
             problems(json!([1])),
@@ -434,7 +601,7 @@ mod tests {
             problems(
                 json!({"threadId": "t", "runId": "r", "messages": [{"id": "1", "role": "assistant", "content": "x"}]})
             ),
-            ["messages: no user message with text content to answer"]
+            ["messages: no user message with text content to answer, and no tool results to continue from"]
         );
         let many: Vec<Value> = (0..1000).map(|_| json!({"role": "user"})).collect();
         let listed = problems(json!({"threadId": "t", "runId": "r", "messages": many}));

@@ -12,8 +12,9 @@
 //!   1003 and the reason, as `AGUIApp` does.
 //! - `threadId` is the session id (sanitised as `session_id` is; an empty one falls back to the
 //!   session header, then `default`); the last user message is the prompt (see
-//!   [`input::parse`]); `state` comes back as `STATE_SNAPSHOT`; `tools`, `context`,
-//!   `forwardedProps` and `resume` are checked and not used: the agent runs its own tools.
+//!   [`input::parse`]); `state` comes back as `STATE_SNAPSHOT`; `tools` are the frontend's
+//!   tools, offered to the model beside the agent's own and run by the client (see
+//!   [`frontend`]); `context`, `forwardedProps` and `resume` are checked and not used.
 //! - A failure once the stream is open is `RUN_ERROR` (`message`, `code`: the error's type).
 //!
 //! [`install`] puts the built-in [`Agent`] behind the routes; a handler of one's own speaks
@@ -48,6 +49,7 @@
 //! ```
 
 pub mod events;
+pub mod frontend;
 pub mod input;
 
 use std::sync::Arc;
@@ -58,6 +60,7 @@ use crate::agent::{Agent, AgentEvent};
 use crate::app::agent_entrypoint::sanitize_session_id;
 use crate::app::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage};
 use crate::error::Error;
+use crate::telemetry::TraceContext;
 use crate::types::CancelToken;
 
 pub use events::RunEvents;
@@ -80,7 +83,14 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
                 sink.send_serialized(events::to_json_text(&event).into_bytes())
                     .is_ok()
             };
-            run(&agent, &input, &session_id, ctx.cancel_token(), &mut send);
+            run(
+                &agent,
+                &input,
+                &session_id,
+                ctx.cancel_token(),
+                &ctx.trace,
+                &mut send,
+            );
             Ok(())
         }))
     });
@@ -111,16 +121,27 @@ fn run(
     input: &RunInput,
     session_id: &str,
     cancel: &CancelToken,
+    trace: &TraceContext,
     send: &mut dyn FnMut(Value) -> bool,
 ) {
     let mut run = RunEvents::new(&input.thread_id, &input.run_id);
     for event in run.start(input.state.as_ref()) {
         send(event);
     }
-    let outcome = agent.invoke(
+    let mut refused = None;
+    let outcome = agent.invoke_with(
         session_id,
-        crate::agent::Prompt::Text(input.prompt.clone()),
+        &frontend::client_tools(input),
+        &mut |stored| match frontend::decide(input, stored)? {
+            Ok(next) => Ok(next),
+            Err(refusal) => {
+                let message = refusal.message.clone();
+                refused = Some(refusal);
+                Err(crate::agent::AgentError::InvalidInput { message })
+            }
+        },
         cancel,
+        trace,
         &mut |event: AgentEvent<'_>| {
             for e in run.on_event(&event) {
                 send(e);
@@ -129,6 +150,10 @@ fn run(
     );
     let last = match outcome {
         Ok(result) => run.finish(&result),
+        Err(_) if refused.is_some() => {
+            let refusal = refused.take().map(|r| (r.message, r.code)).unwrap_or_default();
+            run.fail(&refusal.0, refusal.1)
+        }
         Err(e) => {
             crate::logging::warn("invocation failed")
                 .str("sessionId", session_id)
@@ -185,6 +210,9 @@ fn serve_websocket(
         return Ok(());
     };
     let cancel = ctx.cancel_token().clone();
+    // The run's server span, in the trace the upgrade request came with.
+    let span = crate::app::server_span::start(agent.tracer(), ctx, "WS", "/ws");
+    let trace = span.context();
     {
         let mut events = WsEvents(ws);
         let mut sink = EventSink::new(&mut events, cancel.clone());
@@ -194,7 +222,8 @@ fn serve_websocket(
             let framed = format!("data: {}\n\n", events::to_json_text(&event));
             sink.send_serialized(framed.into_bytes()).is_ok()
         };
-        run(agent, &input, &session_id, &cancel, &mut send);
+        run(agent, &input, &session_id, &cancel, &trace, &mut send);
+        crate::app::server_span::end_message(span, Some(&session_id), None);
     }
     if !ctx.is_cancelled() {
         ws.close(1000, "")?;

@@ -193,6 +193,7 @@ impl McpTools for AgentsTools {
             let tool_ctx = ToolContext {
                 session_id: &session_id,
                 cancel: ctx.cancel_token(),
+                trace: None,
             };
             Some(tool.call(&tool_use, &tool_ctx))
         });

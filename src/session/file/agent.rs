@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::codec::{MAX_JSON_DEPTH, message_from_record, message_record, now_iso, readable_depth};
 use super::fs::{Fail, Replace, ensure_dir, is_dir, lstat, message_files, read_json, write_json};
-use crate::session::error::SessionError;
+use crate::session::error::{SessionError, SessionErrorKind};
 use crate::session::record::{AgentSnapshot, RestoredAgent, StoredAgent};
 use crate::types::Message;
 
@@ -136,6 +136,44 @@ impl AgentSession {
             .map_err(|f| f.into_error(&session_id))?;
         self.last_synced = Some(snapshot.clone());
         Ok(())
+    }
+
+    /// Rewrites `message_<index>.json`, which must restore to `expected`, with `message`
+    /// (Strands' `update_message`): its `created_at` and `redact_message` kept, `updated_at` now.
+    pub fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        let session_id = self.session_id.clone();
+        self.replace_inner(index, expected, message)
+            .map_err(|f| f.into_error(&session_id))
+    }
+
+    fn replace_inner(&mut self, index: u64, expected: &Message, message: &Message) -> Result<(), Fail> {
+        let path = self.messages_dir.join(format!("message_{index}.json"));
+        let Some(stored) = read_json(&path)? else {
+            return Err(Fail::corrupt(&path, "the message to replace does not exist"));
+        };
+        if message_from_record(&stored).map_err(|e| Fail::invalid(&path, e))? != *expected {
+            return Err(Fail::at(
+                &path,
+                SessionErrorKind::Conflict {
+                    detail: format!("message_{index}.json is not the message to replace"),
+                },
+            ));
+        }
+        let now = now_iso();
+        let mut record = message_record(message, index, &now).map_err(|e| Fail::invalid(&path, e))?;
+        if let Some(record) = record.as_object_mut() {
+            for key in ["redact_message", "created_at"] {
+                if let Some(kept) = stored.get(key) {
+                    record.insert(key.to_string(), kept.clone());
+                }
+            }
+        }
+        write_json(&path, &record, Replace::Allowed, self.durable)
     }
 
     fn agent_file(&self) -> PathBuf {

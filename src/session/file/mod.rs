@@ -249,4 +249,13 @@ impl SessionWriter for LockedAgentSession {
     fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), SessionError> {
         self.session.sync_agent(snapshot)
     }
+
+    fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        self.session.replace_message(index, expected, message)
+    }
 }

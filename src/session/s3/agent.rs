@@ -428,6 +428,76 @@ impl S3AgentSession {
         Ok(())
     }
 
+    /// Replaces `message_<index>.json` (`If-Match` on the ETag just read; Strands'
+    /// `update_message`), keeping its `created_at` and `redact_message`. The next sync writes
+    /// `agent.json` whatever it holds, so another replica's remembered record (which proves
+    /// itself current by `agent.json`'s ETag) is not trusted past this change.
+    pub(super) fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), Fail> {
+        let result = self.replace_inner(index, expected, message);
+        if result.is_err() {
+            self.forget();
+        }
+        self.last_synced = None;
+        result
+    }
+
+    fn replace_inner(&mut self, index: u64, expected: &Message, message: &Message) -> Result<(), Fail> {
+        let key = self.keys.message(index);
+        let (stored, etag) = match self.client.get(&key, None).map_err(|e| Fail::s3(&key, e))? {
+            Get::Found { body, etag } => (parse_json_bytes(body).map_err(|e| Fail::invalid(&key, e))?, etag),
+            Get::NotModified | Get::Missing => {
+                return Err(Fail::corrupt(&key, "the message to replace does not exist"));
+            }
+        };
+        if message_from_record(&stored).map_err(|e| Fail::invalid(&key, e))? != *expected {
+            return Err(Fail::at(
+                &key,
+                SessionErrorKind::Conflict {
+                    detail: format!("message_{index}.json is not the message to replace"),
+                },
+            ));
+        }
+        let etag = match etag {
+            Some(etag) => etag,
+            None => self.etag_of(&key)?,
+        };
+        let mut record = message_record(message, index, &now_iso()).map_err(|e| Fail::invalid(&key, e))?;
+        if let Some(record) = record.as_object_mut() {
+            for kept in ["redact_message", "created_at"] {
+                if let Some(value) = stored.get(kept) {
+                    record.insert(kept.to_string(), value.clone());
+                }
+            }
+        }
+        let body = crate::pyjson::to_string_pretty(&record);
+        let put = self
+            .client
+            .put(&key, body.as_bytes(), Condition::Matches(&etag))
+            .map_err(|e| Fail::s3(&key, e))?;
+        if put.etag.is_none() && (put.attempts == 1 || self.holds(&key, body.as_bytes())?.is_none()) {
+            return Err(Fail::at(
+                &key,
+                SessionErrorKind::Conflict {
+                    detail: format!("message_{index}.json was replaced by another writer first"),
+                },
+            ));
+        }
+        if let Some(record) = self.record.as_mut()
+            && let Some(at) = index
+                .checked_sub(record.first)
+                .and_then(|at| usize::try_from(at).ok())
+            && let Some(slot) = record.messages.get_mut(at)
+        {
+            *slot = message.clone();
+        }
+        Ok(())
+    }
+
     /// Replaces `agent.json` (`If-Match` on the ETag we hold) when `snapshot` differs from what
     /// this handle wrote last; the first sync of a handle always writes, as the file store does.
     pub(super) fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), Fail> {

@@ -163,6 +163,18 @@ impl SessionWriter for S3Writer {
             .sync_agent(snapshot)
             .map_err(|f| f.into_error(&self.bucket, &self.session_id))
     }
+
+    fn replace_message(
+        &mut self,
+        index: u64,
+        expected: &Message,
+        message: &Message,
+    ) -> Result<(), SessionError> {
+        self.check_lease()?;
+        self.session
+            .replace_message(index, expected, message)
+            .map_err(|f| f.into_error(&self.bucket, &self.session_id))
+    }
 }
 
 /// The sessions an invocation of this process holds.

@@ -19,6 +19,7 @@ use super::log::{Level, log};
 use super::stdio::StdioConn;
 use super::streamable_http::HttpConn;
 use crate::sync::lock;
+use crate::telemetry::TraceContext;
 use crate::types::CancelToken;
 
 /// The protocol revision we offer; we accept whatever the server answers.
@@ -100,7 +101,7 @@ impl McpClient {
 
     fn initialize(&self, deadline: Instant) -> Result<(), McpError> {
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let result = self.request_once("initialize", self.init_params.clone(), timeout, None)?;
+        let result = self.request_once("initialize", self.init_params.clone(), timeout, None, &[])?;
         let version = result
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -139,6 +140,7 @@ impl McpClient {
                 params,
                 deadline.saturating_duration_since(Instant::now()),
                 None,
+                &[],
             )?;
             match page.get("tools") {
                 Some(Value::Array(items)) => tools.extend(items.iter().cloned()),
@@ -168,13 +170,20 @@ impl McpClient {
         arguments: &Value,
         timeout: Duration,
         cancelled: Option<&CancelToken>,
+        trace: Option<&TraceContext>,
     ) -> Result<Value, McpError> {
-        self.request(
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-            timeout,
-            cancelled,
-        )
+        let mut params = json!({ "name": name, "arguments": arguments });
+        // The execute_tool span's context: over HTTP as headers, and in `_meta` (SEP-414, what
+        // Strands' MCPClient and the Python SDK inject) so stdio servers see it too.
+        let headers = trace.map(TraceContext::w3c_headers).unwrap_or_default();
+        if !headers.is_empty() {
+            let meta: serde_json::Map<String, Value> = headers
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), Value::String(v.clone())))
+                .collect();
+            params["_meta"] = Value::Object(meta);
+        }
+        self.request("tools/call", params, timeout, cancelled, &headers)
     }
 
     /// True once a `notifications/tools/list_changed` arrived since the last call.
@@ -212,13 +221,14 @@ impl McpClient {
         params: Value,
         timeout: Duration,
         cancelled: Option<&CancelToken>,
+        trace_headers: &[(&'static str, String)],
     ) -> Result<Value, McpError> {
         let deadline = Instant::now() + timeout;
         let Conn::Http(http) = &self.conn else {
-            return self.request_once(method, params, timeout, cancelled);
+            return self.request_once(method, params, timeout, cancelled, trace_headers);
         };
         let generation = http.generation();
-        match self.request_once(method, params.clone(), timeout, cancelled) {
+        match self.request_once(method, params.clone(), timeout, cancelled, trace_headers) {
             Err(McpError::SessionExpired) => {
                 log(
                     Level::Warn,
@@ -238,6 +248,7 @@ impl McpClient {
                     params,
                     deadline.saturating_duration_since(Instant::now()),
                     cancelled,
+                    trace_headers,
                 )
             }
             other => other,
@@ -250,16 +261,19 @@ impl McpClient {
         params: Value,
         timeout: Duration,
         cancelled: Option<&CancelToken>,
+        trace_headers: &[(&'static str, String)],
     ) -> Result<Value, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let message = jsonrpc::request(id, method, params);
         match &self.conn {
-            Conn::Http(http) => match http.exchange(&message, Some(id), timeout, &self.dispatch)? {
-                Some(outcome) => outcome.map_err(McpError::Rpc),
-                None => Err(McpError::other(format!(
-                    "server accepted {method} without answering it"
-                ))),
-            },
+            Conn::Http(http) => {
+                match http.exchange(&message, Some(id), timeout, &self.dispatch, trace_headers)? {
+                    Some(outcome) => outcome.map_err(McpError::Rpc),
+                    None => Err(McpError::other(format!(
+                        "server accepted {method} without answering it"
+                    ))),
+                }
+            }
             Conn::Stdio(stdio) => {
                 let rx = self.dispatch.register(id)?;
                 if let Err(e) = stdio.send(&message) {
@@ -317,7 +331,7 @@ impl McpClient {
         let sent = match &self.conn {
             Conn::Stdio(stdio) => stdio.send(&message).map(|_| ()),
             Conn::Http(http) => http
-                .exchange(&message, None, http.notify_timeout(), &self.dispatch)
+                .exchange(&message, None, http.notify_timeout(), &self.dispatch, &[])
                 .map(|_| ()),
         };
         if let Err(e) = sent {

@@ -222,6 +222,7 @@ impl Tool for McpTool {
                 &tool_use.input,
                 config.call_timeout,
                 Some(ctx.cancel),
+                ctx.trace,
             )?;
             Ok(content::map_call_result(
                 id,

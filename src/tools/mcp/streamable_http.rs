@@ -114,6 +114,7 @@ impl HttpConn {
         expect_id: Option<u64>,
         timeout: Duration,
         dispatch: &Dispatch,
+        trace_headers: &[(&'static str, String)],
     ) -> Result<Option<Result<Value, RpcError>>, McpError> {
         let method = message
             .get("method")
@@ -139,6 +140,9 @@ impl HttpConn {
         }
         if let Some(version) = &protocol_version {
             request = request.header("MCP-Protocol-Version", version);
+        }
+        for (name, value) in trace_headers {
+            request = request.header(*name, value);
         }
         let response = request
             .config()
@@ -262,7 +266,7 @@ impl HttpConn {
 
     /// Answers a server request by POSTing our reply.
     fn post_reply(&self, reply: &Value, dispatch: &Dispatch) {
-        if let Err(e) = self.exchange(reply, None, NOTIFY_TIMEOUT, dispatch) {
+        if let Err(e) = self.exchange(reply, None, NOTIFY_TIMEOUT, dispatch, &[]) {
             log(
                 Level::Warn,
                 &self.server,

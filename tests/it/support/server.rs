@@ -31,8 +31,20 @@ impl Binary {
 
     /// Like `start`, but returns the output when the binary exits or never listens.
     pub fn try_start(envs: &[(&str, &str)]) -> Result<Binary, (String, String)> {
+        Binary::try_start_with_args(&[], envs)
+    }
+
+    /// Like `start`, with command-line arguments (`serve --protocol mcp`).
+    pub fn start_with_args(args: &[&str], envs: &[(&str, &str)]) -> Binary {
+        Binary::try_start_with_args(args, envs)
+            .unwrap_or_else(|(out, err)| panic!("binary did not start\nstdout:\n{out}\nstderr:\n{err}"))
+    }
+
+    /// Like `try_start`, with command-line arguments.
+    pub fn try_start_with_args(args: &[&str], envs: &[(&str, &str)]) -> Result<Binary, (String, String)> {
         let mut cmd = Command::new(binary_path());
-        cmd.env_clear()
+        cmd.args(args)
+            .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
