@@ -239,7 +239,10 @@ fn three_replicas_behind_a_balancer_lose_nothing_and_a_killed_one_leaves_its_lea
     assert_eq!(r.status, 200, "{}", r.text());
     // The model saw the killed turn's prompt: it was stored (whole) before the model was called.
     assert_eq!(r.json()["response"], "ack:after after:hang\n");
-    assert!(takeover < Duration::from_millis(4500), "{takeover:?}");
+    // Stale at most 2 s after the last renewal (+1 s of date rounding), then a poll (<= 1 s)
+    // and the turn; room left for a loaded CI machine. A lease never released would not be
+    // taken before SESSION_LOCK_TIMEOUT (15 min).
+    assert!(takeover < Duration::from_secs(6), "{takeover:?}");
     assert!(
         replicas.iter().any(|b| b
             .logs()
