@@ -34,6 +34,10 @@
 #   otel   what tracing costs: CPU per invocation (all threads, exporter included) and /ping
 #          req/s with OTLP export to a local receiver against tracing off, alternating rounds
 #          (scripts/bench/otel_bench.py); target at most 1.05x CPU (fails under --strict).
+#   s3     the S3 session store against the file store (with and without fsync), one binary,
+#          a 0-ms model, moto's S3 on loopback (tests/peers/s3_server.py): turn latency (median,
+#          p90), CPU per invocation, S3 requests per turn, over sessions of sequential turns,
+#          alternating rounds (scripts/bench/s3_bench.py).
 #
 # Environment:
 #   BENCH_RUNS=20          cold-start runs per server
@@ -61,7 +65,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 here="$root/scripts/bench"
 
-ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock otel)
+ALL_SECTIONS=(ping agent mcp coldstart-mcp sign stream bedrock otel s3)
 
 # Targets (section ping).
 TARGET_COLD_MS=5
@@ -263,6 +267,16 @@ section_otel() {
     command -v wrk >/dev/null || need_wrk || note "otel: no wrk, /ping throughput skipped"
     BENCH_STRICT=${strict:-0} python3 "$here/otel_bench.py" --bin "$AGENTCORE_BIN" \
         --out "$BENCH_OUT/otel-$(date +%Y%m%d-%H%M%S).json"
+}
+
+section_s3() {
+    build_agentcore || return 1
+    mkdir -p "$BENCH_OUT" || return 1
+    local py="$root/.venv-s3/bin/python"
+    [ -x "$py" ] || scripts/install-test-peers.sh >&2 || return 1
+    python3 "$here/s3_bench.py" --bin "$AGENTCORE_BIN" --s3-python "$py" \
+        --s3-server "$root/tests/peers/s3_server.py" \
+        --out "$BENCH_OUT/s3-$(date +%Y%m%d-%H%M%S).json"
 }
 
 # ---------------------------------------------------------------------------- main

@@ -61,11 +61,18 @@ impl AgentConfig {
             session_dir: e
                 .get("SESSION_DIR")
                 .map_or_else(|| "/tmp/strands/sessions".into(), Into::into),
-            session_store: crate::session::S3Config::from_env(env).map_err(|e| ConfigError {
+            session_store: match crate::session::S3Config::from_env(env).map_err(|e| ConfigError {
                 var: e.var.into(),
                 value: Some(e.value),
                 reason: e.reason,
-            })?,
+            })? {
+                Some(s3) => Some(crate::session::S3Config {
+                    lease_duration: lease_duration(&e)?,
+                    retry: s3_retry(&e, s3.retry)?,
+                    ..s3
+                }),
+                None => None,
+            },
             session_fsync: e.flag("SESSION_FSYNC", true)?,
             window_size: e.count("WINDOW_SIZE", 20, 0, 1_000_000)?,
             max_cycles,
@@ -79,6 +86,41 @@ impl AgentConfig {
                 .map_or_else(|| DEFAULT_AGENT_NAME.to_string(), Into::into),
         })
     }
+}
+
+/// `SESSION_LEASE_DURATION`: whole seconds at least (S3's dates are), at most an hour.
+fn lease_duration(e: &EnvReader<'_>) -> Result<Duration, ConfigError> {
+    let var = "SESSION_LEASE_DURATION";
+    let duration = e.duration(var, crate::session::s3::DEFAULT_LEASE_DURATION)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&duration) {
+        return Err(ConfigError {
+            var: var.into(),
+            value: e.get(var),
+            reason: "must be from 1s to 1h".into(),
+        });
+    }
+    Ok(duration)
+}
+
+/// `S3_TIMEOUT` (one attempt of an S3 call) and `S3_MAX_ATTEMPTS`.
+fn s3_retry(
+    e: &EnvReader<'_>,
+    d: crate::session::s3::RetryPolicy,
+) -> Result<crate::session::s3::RetryPolicy, ConfigError> {
+    let call_timeout = e.duration("S3_TIMEOUT", d.call_timeout)?;
+    if call_timeout < Duration::from_millis(100) {
+        return Err(ConfigError {
+            var: "S3_TIMEOUT".into(),
+            value: e.get("S3_TIMEOUT"),
+            reason: "must be at least 100ms".into(),
+        });
+    }
+    Ok(crate::session::s3::RetryPolicy {
+        call_timeout,
+        connect_timeout: d.connect_timeout.min(call_timeout),
+        max_attempts: e.count("S3_MAX_ATTEMPTS", d.max_attempts as usize, 1, 100)? as u32,
+        ..d
+    })
 }
 
 #[cfg(test)]

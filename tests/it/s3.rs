@@ -2,145 +2,14 @@
 //! `tests/peers/s3_server.py`, started here) and real Strands 1.62's `S3SessionManager`
 //! (`tests/peers/strands_s3_session.py`, boto3 at the same server).
 
-use std::io::{Read, Write};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
-
 use agentcore_rt::agent::conversation::SlidingWindow;
-use agentcore_rt::aws::{Credentials, SignableRequest, StaticCredentials, sign};
-use agentcore_rt::session::{AgentSnapshot, S3Config, S3SessionStore, SessionErrorKind, SessionStore};
+use agentcore_rt::session::{AgentSnapshot, SessionErrorKind, SessionStore};
 use agentcore_rt::types::Message;
 use serde_json::{Value, json};
 
 use crate::support::mock_openai::{MockOpenAi, Reply};
-use crate::support::server::{Binary, post_json, request};
-use crate::support::{TempDir, repo_root};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// moto's S3 on a free port, killed on drop.
-struct S3Peer {
-    child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl S3Peer {
-    fn start() -> S3Peer {
-        let python = repo_root().join(".venv-s3/bin/python");
-        assert!(
-            python.exists(),
-            "{} missing: run scripts/install-test-peers.sh",
-            python.display()
-        );
-        let dir = TempDir::new("s3-peer");
-        let port_file = dir.path().join("port");
-        let child = Command::new(python)
-            .arg(repo_root().join("tests/peers/s3_server.py"))
-            .arg(&port_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file) {
-                break p.trim().parse::<u16>().unwrap();
-            }
-            assert!(Instant::now() < deadline, "s3_server.py did not start");
-            thread::sleep(Duration::from_millis(50));
-        };
-        S3Peer {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            _dir: dir,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn bucket(&self, name: &str) {
-        let r = request(self.addr, "PUT", &format!("/{name}"), &[], b"");
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
-
-    /// The requests served since the last call, by kind (GET, PUT, HEAD, LIST).
-    fn requests(&self) -> Value {
-        let r = request(self.addr, "DELETE", "/_requests", &[], b"");
-        r.json()
-    }
-
-    /// An object's text, read with a signed GET (moto refuses anonymous reads).
-    fn object(&self, bucket: &str, key: &str) -> Option<String> {
-        let path = format!("/{bucket}/{}", key.replace(' ', "%20"));
-        let url = format!("{}{path}", self.endpoint());
-        let creds = Credentials::new("testing", "testing", None, None);
-        let req = SignableRequest {
-            method: "GET",
-            url: &url,
-            headers: &[],
-            body: b"",
-        };
-        let signed = sign(&req, &creds, "us-east-1", "s3", std::time::SystemTime::now());
-        let headers: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let r = request(self.addr, "GET", &path, &headers, b"");
-        (r.status == 200).then(|| r.text())
-    }
-
-    fn store(&self, bucket: &str, prefix: &str) -> S3SessionStore {
-        let config = S3Config {
-            bucket: bucket.into(),
-            prefix: prefix.into(),
-            endpoint: Some(self.endpoint()),
-            force_path_style: true,
-        };
-        let creds = StaticCredentials(Credentials::new("testing", "testing", None, None));
-        S3SessionStore::new(config, "us-east-1", Arc::new(creds))
-    }
-}
-
-impl Drop for S3Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs real Strands' S3SessionManager: restores, prints what it restored, appends `append`.
-fn strands(peer: &S3Peer, bucket: &str, prefix: &str, session: &str, window: usize, append: &Value) -> Value {
-    let python: PathBuf = repo_root().join(".venv-strands/bin/python");
-    let mut child = Command::new(python)
-        .arg(repo_root().join("tests/peers/strands_s3_session.py"))
-        .args([&peer.endpoint(), bucket, prefix, session, &window.to_string()])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json!({"append": append}).to_string().as_bytes())
-        .unwrap();
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(
-        child.wait().unwrap().success(),
-        "strands_s3_session.py failed: {err}"
-    );
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
+use crate::support::s3::{S3Peer, WAIT, binary_env, invoke, strands};
+use crate::support::server::Binary;
 
 fn history() -> Vec<Message> {
     serde_json::from_value(json!([
@@ -236,24 +105,31 @@ fn a_warm_turn_lists_nothing() {
         }
     };
     turn(0);
-    // A new session: session.json and agent.json looked for, created; the turn's writes.
+    // A new session: the lease taken (PUT) and released (DELETE); session.json and agent.json
+    // looked for, created; the turn's writes.
     let cold = peer.requests();
-    assert_eq!(cold, json!({"GET": 2, "LIST": 2, "PUT": 5}));
+    assert_eq!(cold, json!({"GET": 2, "LIST": 2, "PUT": 6, "DELETE": 1}));
     turn(1);
     let warm = peer.requests();
-    // Two messages and the first sync of the turn (the second finds nothing changed).
+    // The lease, two messages and the first sync of the turn (the second finds nothing
+    // changed), the lease released.
     assert_eq!(
         warm,
-        json!({"GET": 1, "HEAD": 1, "PUT": 3}),
+        json!({"GET": 1, "HEAD": 1, "PUT": 4, "DELETE": 1}),
         "cold turn was {cold}"
     );
     turn(2);
     assert_eq!(peer.requests(), warm);
-    // Another replica (nothing remembered): session.json, agent.json, one LIST, a GET per message.
+    // Another replica (nothing remembered): the lease, session.json, agent.json, one LIST, a
+    // GET per message.
     let other = peer.store("warm", "p");
     let opened = other.open("w", "default", WAIT, &snapshot).unwrap();
-    assert_eq!(opened.restored.unwrap().messages.len(), 6);
-    assert_eq!(peer.requests(), json!({"GET": 8, "LIST": 1}));
+    assert_eq!(opened.restored.as_ref().unwrap().messages.len(), 6);
+    drop(opened);
+    assert_eq!(
+        peer.requests(),
+        json!({"GET": 8, "LIST": 1, "PUT": 1, "DELETE": 1})
+    );
 }
 
 #[test]
@@ -266,6 +142,9 @@ fn two_writers_of_one_message_index_one_wins_nothing_is_lost() {
     let snapshot = AgentSnapshot::new(json!({}), SlidingWindow::new(20).state());
     drop(a.open("r", "default", WAIT, &snapshot).unwrap());
     let mut first = a.open("r", "default", WAIT, &snapshot).unwrap();
+    // The lease would make `b` wait: remove it from under `a` (as an operator could), so both
+    // write at once and only the conditional writes stand between them.
+    peer.delete_object("race", "session_r/.agentcore.lease");
     let mut second = b.open("r", "default", WAIT, &snapshot).unwrap();
     let (x, y) = (&history()[0], &history()[3]);
     first.writer.append_message(x).unwrap();
@@ -307,6 +186,9 @@ fn a_replaced_message_is_what_every_replica_restores() {
     // Synced already, and b remembers that record: only the replacement makes the next sync
     // write agent.json again, which is what tells b its remembered record is stale.
     opened.writer.sync_agent(&snapshot).unwrap();
+    // `b` reads the session while `a` holds it: the lease removed from under `a` (as in the
+    // race above), since the lease alone would make `b` wait.
+    peer.delete_object("replace", "p/session_x/.agentcore.lease");
     drop(b.open("x", "default", WAIT, &snapshot).unwrap());
     let err = opened.writer.replace_message(1, kept, new).unwrap_err();
     assert!(matches!(err.kind, SessionErrorKind::Conflict { .. }), "{err:?}");
@@ -331,28 +213,6 @@ fn a_replaced_message_is_what_every_replica_restores() {
             text(&[kept.clone(), new.clone()])
         );
     }
-}
-
-fn binary_env<'a>(peer_endpoint: &'a str, model: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("OPENAI_BASE_URL", model),
-        ("OPENAI_API_KEY", "sk-s3-test"),
-        ("SESSION_STORE", store),
-        ("AWS_ENDPOINT_URL_S3", peer_endpoint),
-        ("S3_FORCE_PATH_STYLE", "true"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]
-}
-
-fn invoke(bin: &Binary, query: &str, session: &str) -> crate::support::server::Resp {
-    post_json(
-        bin.addr,
-        "/invocations",
-        &json!({"query": query, "session_id": session}).to_string(),
-    )
 }
 
 #[test]
@@ -422,6 +282,10 @@ fn an_unreachable_store_is_a_503_naming_it_and_bad_settings_stop_start_up() {
         ("SESSION_STORE", "gs://x"),
         ("AWS_ENDPOINT_URL_S3", "localhost:9"),
         ("S3_FORCE_PATH_STYLE", "maybe"),
+        ("SESSION_LEASE_DURATION", "500ms"),
+        ("SESSION_LEASE_DURATION", "2h"),
+        ("S3_TIMEOUT", "50ms"),
+        ("S3_MAX_ATTEMPTS", "0"),
     ] {
         let mut env = binary_env("http://127.0.0.1:9", &base_url, "s3://bkt");
         env.retain(|(k, _)| *k != var);

@@ -71,15 +71,24 @@ pub(super) struct Fail {
     kind: SessionErrorKind,
 }
 
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{} ({key})", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
 impl Fail {
-    fn at(key: &str, kind: SessionErrorKind) -> Fail {
+    pub(super) fn at(key: &str, kind: SessionErrorKind) -> Fail {
         Fail {
             key: Some(key.to_string()),
             kind,
         }
     }
 
-    fn s3(key: &str, e: S3Error) -> Fail {
+    pub(super) fn s3(key: &str, e: S3Error) -> Fail {
         Fail::at(
             key,
             SessionErrorKind::Backend {
@@ -569,7 +578,7 @@ impl S3AgentSession {
     }
 
     /// After a failure nothing about the record can be trusted: the next turn restores cold.
-    fn forget(&mut self) {
+    pub(super) fn forget(&mut self) {
         self.remember = false;
     }
 }

@@ -1,5 +1,6 @@
 //! The S3 calls the store makes, SigV4-signed, over one pooled ureq agent: GET, PUT (with
-//! `If-None-Match: *` or `If-Match`), HEAD and ListObjectsV2 (followed past 1,000 keys).
+//! `If-None-Match: *` or `If-Match`), HEAD, DELETE (with `If-Match`) and ListObjectsV2 (followed
+//! past 1,000 keys).
 //! Each call has a connect and a total timeout; throttling (`SlowDown`, 503, 429), server errors
 //! and transport failures are retried with exponential backoff and full jitter, as the SDKs do.
 //! A retried conditional write can meet its own first attempt (the answer was lost, the write
@@ -59,6 +60,25 @@ pub(super) enum Get {
     Missing,
 }
 
+/// An object with how long ago it was last written, by the server's own clock.
+#[derive(Debug)]
+pub(super) struct Dated {
+    pub(super) body: Vec<u8>,
+    pub(super) etag: Option<String>,
+    /// The answer's `Date` less the object's `Last-Modified` (both whole seconds), when the
+    /// server sent both: an age no client clock skews.
+    pub(super) age: Option<Duration>,
+}
+
+/// What a conditional DELETE did.
+#[derive(Debug, PartialEq)]
+pub(super) enum Delete {
+    Done,
+    /// `If-Match` failed: the object was replaced since.
+    Changed,
+    Missing,
+}
+
 /// The precondition of a PUT.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Condition<'a> {
@@ -71,13 +91,14 @@ pub(super) enum Condition<'a> {
 /// What a conditional PUT did.
 #[derive(Debug)]
 pub(super) struct Put {
-    /// `None` when the precondition failed (412, or 409 `ConditionalRequestConflict`).
+    /// `None` when the precondition failed (412, 409 `ConditionalRequestConflict`, or 404 for
+    /// `If-Match` on an object deleted since).
     pub(super) etag: Option<Option<String>>,
     pub(super) attempts: u32,
 }
 
 /// Retries and timeouts of every call.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts per call, the first included.
     pub max_attempts: u32,
@@ -105,6 +126,14 @@ impl Default for RetryPolicy {
 
 /// Session objects are small JSON documents; an answer past this is not one of ours.
 const BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Plain-text buffers per connection. ureq's defaults (128 KiB each way) are zeroed whenever a
+/// connection opens, which was a third of the binary's CPU per turn against a server that
+/// closes every connection (`scripts/bench.sh s3`); S3's answer heads are a few hundred bytes
+/// and bodies pass through the buffer whatever their size. A head larger than the input buffer
+/// is a clear error.
+const INPUT_BUFFER_BYTES: usize = 16 * 1024;
+const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
 
 const USER_AGENT: &str = concat!("agentcore-rt/", env!("CARGO_PKG_VERSION"));
 
@@ -155,6 +184,9 @@ impl S3Client {
     ) -> Self {
         let (base, bucket_path) = config.base_url(region);
         let agent = ureq::Agent::config_builder()
+            .input_buffer_size(INPUT_BUFFER_BYTES)
+            .output_buffer_size(OUTPUT_BUFFER_BYTES)
+            .max_response_header_size(INPUT_BUFFER_BYTES)
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(USER_AGENT)
@@ -187,6 +219,37 @@ impl S3Client {
         }
     }
 
+    /// The object with its age (for leases), or `None` when it does not exist.
+    pub(super) fn get_dated(&self, key: &str) -> Result<Option<Dated>, S3Error> {
+        let (answer, attempts) = self.call("GET", &self.object_url(key), &[], b"")?;
+        match answer.status {
+            200 => {
+                let age = match (answer.date, answer.last_modified) {
+                    (Some(now), Some(written)) => u64::try_from(now - written).ok().map(Duration::from_secs),
+                    _ => None,
+                };
+                Ok(Some(Dated {
+                    body: answer.body,
+                    etag: answer.etag,
+                    age,
+                }))
+            }
+            404 => Ok(None),
+            _ => Err(answer.error("GET", attempts)),
+        }
+    }
+
+    /// Deletes the object if it still has `etag` (S3's conditional DeleteObject).
+    pub(super) fn delete(&self, key: &str, etag: &str) -> Result<Delete, S3Error> {
+        let (answer, attempts) = self.call("DELETE", &self.object_url(key), &[("if-match", etag)], b"")?;
+        match answer.status {
+            200 | 204 => Ok(Delete::Done),
+            412 => Ok(Delete::Changed),
+            404 => Ok(Delete::Missing),
+            _ => Err(answer.error("DELETE", attempts)),
+        }
+    }
+
     /// Whether the object exists.
     pub(super) fn head(&self, key: &str) -> Result<bool, S3Error> {
         let (answer, attempts) = self.call("HEAD", &self.object_url(key), &[], b"")?;
@@ -198,6 +261,7 @@ impl S3Client {
     }
 
     pub(super) fn put(&self, key: &str, body: &[u8], condition: Condition<'_>) -> Result<Put, S3Error> {
+        let replacing = matches!(condition, Condition::Matches(_));
         let condition = match condition {
             Condition::Absent => ("if-none-match", "*"),
             Condition::Matches(etag) => ("if-match", etag),
@@ -212,6 +276,8 @@ impl S3Client {
         let etag = match answer.status {
             200 => Some(answer.etag),
             412 => None,
+            // `If-Match` on an object deleted since: S3 answers 404 NoSuchKey.
+            404 if replacing => None,
             // A concurrent conditional write on the key is in progress and wins.
             409 if conflict() => None,
             _ => return Err(answer.error("PUT", attempts)),
@@ -362,11 +428,18 @@ impl S3Client {
         };
         let mut response = sent.map_err(|e| AttemptError::Transport(describe(&e)))?;
         let status = response.status().as_u16();
-        let etag = response
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let etag = header("etag");
+        let date = header("date").as_deref().and_then(crate::clock::parse_http_date);
+        let last_modified = header("last-modified")
+            .as_deref()
+            .and_then(crate::clock::parse_http_date);
         let body = if method == "HEAD" {
             Vec::new()
         } else {
@@ -381,7 +454,13 @@ impl S3Client {
         if status >= 400 && body.windows(12).any(|w| w == b"ExpiredToken") {
             self.credentials.invalidate();
         }
-        Ok(Answer { status, etag, body })
+        Ok(Answer {
+            status,
+            etag,
+            date,
+            last_modified,
+            body,
+        })
     }
 }
 
@@ -393,6 +472,9 @@ enum AttemptError {
 struct Answer {
     status: u16,
     etag: Option<String>,
+    /// `Date` and `Last-Modified`, in Unix seconds.
+    date: Option<i64>,
+    last_modified: Option<i64>,
     body: Vec<u8>,
 }
 

@@ -19,6 +19,12 @@ pub struct S3Config {
     pub endpoint: Option<String>,
     /// `S3_FORCE_PATH_STYLE`.
     pub force_path_style: bool,
+    /// How long a session's lease lives without renewal (`SESSION_LEASE_DURATION`, default
+    /// [`super::DEFAULT_LEASE_DURATION`]): how long a replica killed mid-turn keeps its sessions
+    /// from the others. Renewed every third of it.
+    pub lease_duration: std::time::Duration,
+    /// Attempts and timeouts of each S3 call (`S3_MAX_ATTEMPTS`, `S3_TIMEOUT`).
+    pub retry: super::RetryPolicy,
 }
 
 /// A setting that cannot be used, named.
@@ -92,6 +98,8 @@ impl S3Config {
             prefix: prefix.trim_matches('/').to_string(),
             endpoint,
             force_path_style,
+            lease_duration: super::DEFAULT_LEASE_DURATION,
+            retry: super::RetryPolicy::default(),
         }))
     }
 

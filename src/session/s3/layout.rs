@@ -4,6 +4,7 @@
 //! <prefix>/session_<id>/session.json
 //!                      /agents/agent_<agent_id>/agent.json
 //!                                              /messages/message_<N>.json
+//!                      /.agentcore.lease       ours: the writer lease (Strands never reads it)
 //! ```
 //!
 //! The prefix loses its leading and trailing `/` (`prefix.strip("/")`); an empty one puts
@@ -13,6 +14,9 @@
 use crate::session::error::SessionErrorKind;
 use crate::session::id::{validate_agent_id, validate_session_id};
 
+/// The lease object's name in `session_<id>/`, beside `session.json`.
+const LEASE: &str = ".agentcore.lease";
+
 /// S3 refuses longer keys.
 const MAX_KEY_BYTES: usize = 1024;
 
@@ -21,6 +25,7 @@ const MAX_KEY_BYTES: usize = 1024;
 pub(super) struct AgentKeys {
     pub(super) session: String,
     pub(super) session_record: String,
+    pub(super) lease: String,
     pub(super) agents: String,
     pub(super) agent_record: String,
     pub(super) messages: String,
@@ -40,6 +45,7 @@ impl AgentKeys {
         let agent = format!("{agents}agent_{agent_id}/");
         let keys = AgentKeys {
             session_record: format!("{session}session.json"),
+            lease: format!("{session}{LEASE}"),
             agent_record: format!("{agent}agent.json"),
             messages: format!("{agent}messages/"),
             agents,
@@ -79,6 +85,7 @@ mod tests {
     fn keys_as_strands_names_them() {
         let k = AgentKeys::new("/tenant/a/", "s 1", "default").unwrap();
         assert_eq!(k.session_record, "tenant/a/session_s 1/session.json");
+        assert_eq!(k.lease, "tenant/a/session_s 1/.agentcore.lease");
         assert_eq!(
             k.agent_record,
             "tenant/a/session_s 1/agents/agent_default/agent.json"

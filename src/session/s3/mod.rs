@@ -10,14 +10,16 @@
 //! acknowledged turn is on S3 before its answer goes out, and a failure mid-turn leaves whole
 //! objects only: the session stays loadable.
 //!
-//! Within one process, invocations of a session are serialised as in the other stores (a bounded
-//! wait, then `LockTimeout`). Across replicas this increment relies on the conditional writes
-//! alone; the lease that serialises replicas is the next step.
+//! Invocations of a session are serialised as in the file store: within one process by an
+//! in-memory hold, across replicas by a lease object (`session_<id>/.agentcore.lease`), with
+//! one bounded wait for both (then `LockTimeout`, 409). The lease is checked before every write;
+//! the conditional writes keep the history whole even if it was lost.
 
 mod agent;
 mod client;
 mod config;
 mod layout;
+mod lease;
 mod xml;
 
 use std::collections::HashSet;
@@ -30,6 +32,8 @@ pub use self::client::RetryPolicy;
 use self::client::S3Client;
 pub use self::config::{S3Config, S3ConfigError};
 use self::layout::AgentKeys;
+pub use self::lease::DEFAULT_LEASE_DURATION;
+use self::lease::{Lease, Leases};
 use crate::aws::{DefaultCredentialsChain, ProvideCredentials, RegionError, resolve_region};
 use crate::session::error::{SessionError, SessionErrorKind};
 use crate::session::record::AgentSnapshot;
@@ -43,6 +47,7 @@ pub struct S3SessionStore {
     client: Arc<S3Client>,
     remembered: Arc<Remembered>,
     busy: Arc<Busy>,
+    leases: Leases,
 }
 
 impl fmt::Debug for S3SessionStore {
@@ -57,18 +62,10 @@ impl fmt::Debug for S3SessionStore {
 impl S3SessionStore {
     /// A store at `config`'s location, signing for `region` with `credentials`.
     pub fn new(config: S3Config, region: &str, credentials: Arc<dyn ProvideCredentials>) -> Self {
-        Self::with_retry(config, region, credentials, RetryPolicy::default())
-    }
-
-    /// [`S3SessionStore::new`] with other retries and timeouts.
-    pub fn with_retry(
-        config: S3Config,
-        region: &str,
-        credentials: Arc<dyn ProvideCredentials>,
-        retry: RetryPolicy,
-    ) -> Self {
+        let client = Arc::new(S3Client::new(&config, region, credentials, config.retry));
         S3SessionStore {
-            client: Arc::new(S3Client::new(&config, region, credentials, retry)),
+            leases: Leases::new(Arc::clone(&client), config.lease_duration),
+            client,
             config,
             remembered: Arc::default(),
             busy: Arc::default(),
@@ -102,7 +99,12 @@ impl SessionStore for S3SessionStore {
     ) -> Result<OpenedSession, SessionError> {
         let keys = AgentKeys::new(&self.config.prefix, session_id, agent_id)
             .map_err(|kind| SessionError::new(session_id, None, kind))?;
+        let deadline = Instant::now() + wait;
         let hold = self.busy.take(session_id, wait)?;
+        let lease = self
+            .leases
+            .acquire(&keys.lease, wait, deadline)
+            .map_err(|f| f.into_error(&self.config.bucket, session_id))?;
         let mut session = S3AgentSession::new(
             Arc::clone(&self.client),
             Arc::clone(&self.remembered),
@@ -118,6 +120,7 @@ impl SessionStore for S3SessionStore {
                 session,
                 bucket: self.config.bucket.clone(),
                 session_id: session_id.to_string(),
+                lease,
                 _hold: hold,
             }),
             restored,
@@ -125,23 +128,37 @@ impl SessionStore for S3SessionStore {
     }
 }
 
-/// An agent's record with the session's in-process hold; the hold is released last.
+/// An agent's record with the session's lease and in-process hold. Fields drop in order: the
+/// record is remembered, then the lease released, then the hold (so the next invocation in
+/// this process finds both free).
 #[derive(Debug)]
 struct S3Writer {
     session: S3AgentSession,
     bucket: String,
     session_id: String,
+    lease: Lease,
     _hold: Hold,
+}
+
+impl S3Writer {
+    fn check_lease(&mut self) -> Result<(), SessionError> {
+        self.lease.check().map_err(|f| {
+            self.session.forget();
+            f.into_error(&self.bucket, &self.session_id)
+        })
+    }
 }
 
 impl SessionWriter for S3Writer {
     fn append_message(&mut self, message: &Message) -> Result<(), SessionError> {
+        self.check_lease()?;
         self.session
             .append_message(message)
             .map_err(|f| f.into_error(&self.bucket, &self.session_id))
     }
 
     fn sync_agent(&mut self, snapshot: &AgentSnapshot) -> Result<(), SessionError> {
+        self.check_lease()?;
         self.session
             .sync_agent(snapshot)
             .map_err(|f| f.into_error(&self.bucket, &self.session_id))
@@ -153,6 +170,7 @@ impl SessionWriter for S3Writer {
         expected: &Message,
         message: &Message,
     ) -> Result<(), SessionError> {
+        self.check_lease()?;
         self.session
             .replace_message(index, expected, message)
             .map_err(|f| f.into_error(&self.bucket, &self.session_id))

@@ -3,8 +3,11 @@
 #![allow(dead_code)]
 
 pub mod bedrock;
+pub mod fault_proxy;
 pub mod mock_openai;
 pub mod otlp;
+pub mod rr_proxy;
+pub mod s3;
 pub mod server;
 pub mod strands;
 
