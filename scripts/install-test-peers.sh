@@ -3,7 +3,7 @@
 # `wget` healthcheck users write, curl), a Python venv (.venv: the official MCP SDK,
 # websockets), Strands 1.62 in .venv-strands, a2a-sdk 1.3 in .venv-a2a (Strands'
 # A2A client in .venv-a2a-strands), the AG-UI references in .venv-agui, the OTLP
-# receiver's opentelemetry-proto in .venv-otel, npm MCP servers and
+# receiver's opentelemetry-proto in .venv-otel, moto's S3 server in .venv-s3, npm MCP servers and
 # @ag-ui/client (tests/peers/node_modules), and a
 # real local model server: llama-cpp-python's OpenAI server and mcp-server-time in .venv-llama,
 # SmolLM2-135M-Instruct in .models/ (tests/it/llama.rs, scripts/demo.sh).
