@@ -446,6 +446,8 @@ fn ag_ui_runs_are_traced_under_the_server_span() {
     let spans = wait_spans(&rig.bin, 1);
     let server = find(&spans, "POST /invocations");
     assert_eq!(id(&server["parent_id"]), "00f067aa0ba902b7");
+    // The thread is the session, on the server span as on the agent's.
+    assert_eq!(server["attributes"]["session.id"], "thread-1");
     let agent = find(&spans, "invoke_agent calculator");
     assert_eq!(agent["parent_id"], server["context"]["span_id"]);
     assert_eq!(agent["attributes"]["session.id"], "thread-1");
