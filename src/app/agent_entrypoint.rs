@@ -65,6 +65,7 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
     let entry_agent = agent.clone();
     app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;
+        ctx.record_session(&request.session_id);
         let agent = entry_agent.clone().ok_or_else(no_model)?;
         // The payload's explicit choice wins; without one, an Accept of only SSE asks for a stream.
         if request.stream.unwrap_or_else(|| accepts_only_event_stream(ctx)) {

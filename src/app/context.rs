@@ -2,6 +2,8 @@
 //! the Python SDK builds it (`bedrock_agentcore/runtime/context.py` and `app.py`; recorded in
 //! `tests/fixtures/vectors/agentcore-observed.json`).
 
+use std::sync::{Arc, OnceLock};
+
 use crate::telemetry::TraceContext;
 use crate::types::CancelToken;
 
@@ -173,6 +175,9 @@ pub struct RequestContext {
     pub trace: TraceContext,
     headers: Vec<(String, String)>,
     cancel: CancelToken,
+    /// The session the handler ran the request in, for the server span (set up by the app
+    /// when tracing is on): a payload's `session_id` can differ from the header's.
+    pub(crate) span_session: Option<Arc<OnceLock<String>>>,
 }
 
 impl RequestContext {
@@ -214,6 +219,7 @@ impl RequestContext {
             trace: TraceContext::NONE,
             headers: all,
             cancel: CancelToken::new(),
+            span_session: None,
         }
     }
 
@@ -257,6 +263,15 @@ impl RequestContext {
     /// model call, tools), so that it stops when the client leaves.
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
+    }
+
+    /// Tells the request's server span which session the handler runs it in (its
+    /// `session.id`, which AgentCore Evaluations finds spans by, then matches the handler's
+    /// spans); the first call counts, and it does nothing when tracing is off.
+    pub fn record_session(&self, session_id: &str) {
+        if let Some(slot) = &self.span_session {
+            let _ = slot.set(session_id.to_string());
+        }
     }
 
     /// Marks the request cancelled.

@@ -351,7 +351,7 @@ impl App {
             // A stream's span lasts as long as the stream (its status is 200 whatever happens).
             Ok(Output::Stream(stream)) => Ok(Output::stream(move |sink| {
                 let result = stream(sink);
-                server_span::end(span, 200, None);
+                server_span::end(span, &traced, 200, None);
                 result
             })),
             Ok(output) => {
@@ -359,11 +359,11 @@ impl App {
                     Output::Response(response) => response.status,
                     _ => 200,
                 };
-                server_span::end(span, status, None);
+                server_span::end(span, &traced, status, None);
                 Ok(output)
             }
             Err(e) => {
-                server_span::end(span, e.status(), Some(&e));
+                server_span::end(span, &traced, e.status(), Some(&e));
                 Err(e)
             }
         }

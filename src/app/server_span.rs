@@ -6,6 +6,8 @@
 //! `aws.request_id`). It joins the caller's trace (W3C `traceparent`/`tracestate`/`baggage`, or
 //! `X-Amzn-Trace-Id`) and is the parent of `invoke_agent`.
 
+use std::sync::Arc;
+
 use crate::app::RequestContext;
 use crate::error::Error;
 use crate::telemetry::{Span, SpanKind, Status, TraceContext, Tracer};
@@ -36,18 +38,24 @@ pub(crate) fn start(tracer: &Tracer, ctx: &RequestContext, method: &str, route: 
     span
 }
 
-/// `ctx` with the span's context as its `trace`: what the handler parents its spans on.
+/// `ctx` with the span's context as its `trace`: what the handler parents its spans on; and
+/// where it records the session it runs the request in ([`RequestContext::record_session`]).
 pub(crate) fn traced(ctx: &RequestContext, span: &Span) -> RequestContext {
     let mut traced = ctx.clone();
     traced.trace = span.context();
+    traced.span_session = Some(Arc::default());
     traced
 }
 
 /// Ends a server span with the response status: a 5xx is an error (a 4xx is the client's, and
-/// leaves a server span's status unset, per the HTTP conventions).
-pub(crate) fn end(mut span: Span, status: u16, error: Option<&Error>) {
+/// leaves a server span's status unset, per the HTTP conventions). The session the handler
+/// recorded in `traced` replaces the header's.
+pub(crate) fn end(mut span: Span, traced: &RequestContext, status: u16, error: Option<&Error>) {
     if !span.is_recording() {
         return;
+    }
+    if let Some(session) = traced.span_session.as_ref().and_then(|s| s.get()) {
+        span.set("session.id", session.as_str());
     }
     span.set("http.response.status_code", i64::from(status));
     if status >= 500 {

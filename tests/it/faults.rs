@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::support::mock_openai::{Fault, MockOpenAi, RecordedRequest, Reply, ReplyBody};
 use crate::support::server::{Binary, Conn, Resp, eventually, get, post_json, request};
-use crate::support::{TempDir, alive, messages_dir, messages_on_disk, peer_python, repo_root};
+use crate::support::{TempDir, alive, messages_dir, messages_on_disk, peer_python, proc_kb, repo_root};
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -339,16 +339,6 @@ fn mcp_rig(test: &str, servers: Value) -> McpRig {
         _config: config,
         _mock: mock,
     }
-}
-
-/// A `/proc/<pid>/status` value in kB (`VmRSS`, `VmHWM`).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} for pid {pid}"))
 }
 
 // ---- 1. model endpoint faults ---------------------------------------------------------------

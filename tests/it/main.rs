@@ -16,6 +16,7 @@ mod mcp;
 mod mcp_bound;
 mod mcp_server;
 mod model;
+mod otel_binary;
 mod otlp;
 mod s3;
 mod s3_faults;

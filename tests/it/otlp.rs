@@ -18,7 +18,7 @@ use agentcore_rt::telemetry::{
 };
 use serde_json::{Value as Json, json};
 
-use crate::support::otlp::OtlpReceiver;
+use crate::support::otlp::{OtlpReceiver, dead_endpoint};
 
 const SCOPE: &str = "strands.telemetry.tracer";
 const SERVER_SCOPE: &str = "agentcore_rt.http";
@@ -381,14 +381,6 @@ fn xray_mode_signature_verifies_with_botocore() {
     assert_eq!(state["attempts"], 1);
     let c = exporter.counters();
     assert_eq!((c.exported, c.failed), (0, 1), "{c:?}");
-}
-
-/// A port nothing listens on.
-fn dead_endpoint() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}/v1/traces")
 }
 
 /// Hands `n` spans to `exporter`; returns the slowest `on_end` call and the largest queue seen.

@@ -4,90 +4,20 @@
 //! call is compared with real Strands 1.62's, recorded by scripts/record/strands_spans.py in
 //! tests/fixtures/traces/strands-spans.json.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mock_openai::{MockOpenAi, Reply};
+use crate::support::mock_openai::Reply;
 use crate::support::server::{Binary, request};
-use crate::support::{TempDir, fixture_json, peer_python, repo_root};
-
-const SYSTEM: &str = "You are a helpful assistant.";
-/// The recording's session id and agent name (`trace_attributes={"session.id": ...}`).
-const SESSION: &str = "spans-session-1";
-const AGENT_NAME: &str = "calculator";
-const STRANDS_SCOPE: &str = "strands.telemetry.tracer";
-
-struct Rig {
-    mock: MockOpenAi,
-    bin: Binary,
-    _config: TempDir,
-}
-
-/// The binary with the given MCP server entry (`calc`), tracing per `env`.
-fn rig(server: Value, env: &[(&str, &str)]) -> Rig {
-    let config = TempDir::new("traces-mcp");
-    let path = config.path().join("mcp.json");
-    std::fs::write(&path, json!({"mcpServers": {"calc": server}}).to_string()).unwrap();
-    let mock = MockOpenAi::start();
-    let base_url = mock.base_url();
-    let sessions = config.path().join("sessions");
-    let sessions = sessions.to_str().unwrap().to_string();
-    let mut vars = vec![
-        ("OPENAI_BASE_URL", base_url.as_str()),
-        ("OPENAI_API_KEY", "sk-test"),
-        ("MODEL_ID", "gpt-4o"),
-        ("SYSTEM_PROMPT", SYSTEM),
-        ("SESSION_DIR", sessions.as_str()),
-        ("AGENT_NAME", AGENT_NAME),
-        ("MCP_CONFIG", path.to_str().unwrap()),
-    ];
-    vars.extend_from_slice(env);
-    let bin = Binary::start(&vars);
-    Rig {
-        mock,
-        bin,
-        _config: config,
-    }
-}
-
-/// The recording's MCP server: tests/peers/mcp_server.py over stdio, `add` and `fail` only.
-fn stdio_calc() -> Value {
-    json!({
-        "command": peer_python().to_str().unwrap(),
-        "args": [repo_root().join("tests/peers/mcp_server.py").to_str().unwrap(), "stdio"],
-        "tool_filters": {"allowed": ["add", "fail"]},
-        "startup_timeout": 60,
-    })
-}
-
-const CONSOLE: (&str, &str) = ("OTEL_TRACES_EXPORTER", "console");
-const CAPTURE: (&str, &str) = ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true");
-
-/// The model's two turns of the recording, with its usage (the Python mock counts requests:
-/// 100 + 10 n prompt tokens, 7 + n completion tokens) and a first byte late enough for a
-/// nonzero time to first token.
-fn script(mock: &MockOpenAi, call_id: &str, tool: &str, args: Value, answer: &str) {
-    let late = Duration::from_millis(5);
-    mock.push(
-        Reply::tool_call(call_id, tool, args)
-            .with_plain_usage(110, 8)
-            .delay(late),
-    );
-    mock.push(Reply::text(answer).with_plain_usage(120, 9).delay(late));
-}
-
-fn invoke(rig: &Rig, query: &str, headers: &[(&str, &str)]) -> Value {
-    let body = json!({"query": query, "session_id": SESSION}).to_string();
-    let mut all = vec![("content-type", "application/json")];
-    all.extend_from_slice(headers);
-    let r = request(rig.bin.addr, "POST", "/invocations", &all, body.as_bytes());
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
+use crate::support::spans::{
+    CAPTURE, CONSOLE, SESSION, SYSTEM, assert_same_tree, find, id, invoke, recorded, rig, script, span_id,
+    stdio_calc, strands_spans, tree,
+};
+use crate::support::{peer_python, repo_root};
 
 /// The span lines on stdout so far.
 fn spans(bin: &Binary) -> Vec<Value> {
@@ -113,122 +43,6 @@ fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn id(v: &Value) -> String {
-    v.as_str().unwrap().trim_start_matches("0x").to_string()
-}
-
-fn span_id(span: &Value) -> String {
-    id(&span["context"]["span_id"])
-}
-
-fn find<'a>(spans: &'a [Value], name: &str) -> &'a Value {
-    spans
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no span {name}: {spans:#?}"))
-}
-
-/// Strands' spans in start order, as the fixture writes them: parent as an index into the list.
-fn tree(spans: &[Value]) -> Vec<Value> {
-    let mut ours: Vec<&Value> = spans.iter().filter(|s| s["scope"] == STRANDS_SCOPE).collect();
-    ours.sort_by_key(|s| s["start_time"].as_str().unwrap().to_string());
-    let index: HashMap<String, usize> = ours.iter().enumerate().map(|(i, s)| (span_id(s), i)).collect();
-    ours.iter()
-        .map(|s| {
-            let parent = s["parent_id"].as_str().and_then(|p| index.get(&id(&json!(p))).copied());
-            json!({
-                "name": s["name"],
-                "kind": s["kind"].as_str().unwrap().trim_start_matches("SpanKind."),
-                "status": s["status"]["status_code"],
-                "description": s["status"]["description"],
-                "parent": parent,
-                "attributes": s["attributes"],
-                "events": s["events"].as_array().unwrap().iter().map(|e| e["name"].clone()).collect::<Vec<_>>(),
-            })
-        })
-        .collect()
-}
-
-/// Compares our tree with the recording's: names, kinds, status, parents, attribute keys (as a
-/// set: Strands' dict order is not a contract), the values that do not vary, event names.
-fn assert_same_tree(ours: &[Value], recorded: &Value, what: &str) {
-    let theirs = strands_spans(recorded);
-    let theirs = theirs.as_slice();
-    let names = |t: &[Value]| {
-        t.iter()
-            .map(|s| s["name"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(names(ours), names(theirs), "{what}: span names in start order");
-    for (i, (o, t)) in ours.iter().zip(theirs).enumerate() {
-        let at = format!("{what}: span {i} ({})", t["name"]);
-        assert_eq!(o["kind"], t["kind"], "{at}: kind");
-        assert_eq!(o["status"], t["status"]["code"], "{at}: status");
-        assert_eq!(
-            o["description"], t["status"]["description"],
-            "{at}: status description"
-        );
-        assert_eq!(t["scope"], STRANDS_SCOPE, "{at}");
-        assert_eq!(o["parent"], t["parent"], "{at}: parent");
-        let our_keys: BTreeSet<&str> = o["attributes"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let their_keys: BTreeSet<&str> = t["attribute_keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k.as_str().unwrap())
-            .collect();
-        assert_eq!(our_keys, their_keys, "{at}: attribute keys");
-        for (key, value) in t["attributes"].as_object().unwrap() {
-            if value
-                .as_str()
-                .is_some_and(|v| v.starts_with('<') && v.ends_with('>'))
-            {
-                continue;
-            }
-            assert_eq!(&o["attributes"][key], value, "{at}: {key}");
-        }
-        let their_events: Vec<&Value> = t["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| &e["name"])
-            .collect();
-        let our_events: Vec<&Value> = o["events"].as_array().unwrap().iter().collect();
-        assert_eq!(our_events, their_events, "{at}: events");
-    }
-}
-
-/// The recording's spans of Strands' scope, parents renumbered among them (the `mcp` library's
-/// own client span under `execute_tool` is not Strands': our MCP client makes none).
-fn strands_spans(recorded: &Value) -> Vec<Value> {
-    let all = recorded["spans"].as_array().unwrap();
-    let kept: Vec<usize> = (0..all.len())
-        .filter(|&i| all[i]["scope"] == STRANDS_SCOPE)
-        .collect();
-    kept.iter()
-        .map(|&i| {
-            let mut span = all[i].clone();
-            let parent = span["parent"]
-                .as_u64()
-                .and_then(|p| kept.iter().position(|&k| k as u64 == p));
-            span["parent"] = json!(parent);
-            span
-        })
-        .collect()
-}
-
-fn recorded(variant: &str, scenario: &str) -> Value {
-    let fixture = fixture_json("traces/strands-spans.json");
-    let rec = fixture["variants"][variant]["scenarios"][scenario].clone();
-    assert!(rec["one_trace"].as_bool().unwrap());
-    rec
 }
 
 #[test]
@@ -632,6 +446,8 @@ fn ag_ui_runs_are_traced_under_the_server_span() {
     let spans = wait_spans(&rig.bin, 1);
     let server = find(&spans, "POST /invocations");
     assert_eq!(id(&server["parent_id"]), "00f067aa0ba902b7");
+    // The thread is the session, on the server span as on the agent's.
+    assert_eq!(server["attributes"]["session.id"], "thread-1");
     let agent = find(&spans, "invoke_agent calculator");
     assert_eq!(agent["parent_id"], server["context"]["span_id"]);
     assert_eq!(agent["attributes"]["session.id"], "thread-1");

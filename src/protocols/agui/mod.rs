@@ -76,6 +76,7 @@ pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
     let entry_agent = agent.clone();
     app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let (input, session_id) = request(&payload, ctx)?;
+        ctx.record_session(&session_id);
         let agent = entry_agent.clone().ok_or_else(no_model)?;
         let ctx = ctx.clone();
         Ok(Output::stream(move |sink| {

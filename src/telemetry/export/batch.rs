@@ -145,9 +145,12 @@ impl Processor {
     pub(super) fn shutdown(&self, timeout: Duration) {
         let s = &self.shared;
         let deadline = Instant::now() + timeout;
+        // The thread stops sending a moment before, to count and report what it could not
+        // send while the process is still there to log it.
+        let stop_by = deadline - (timeout / 10).min(Duration::from_millis(100));
         let mut state = s.lock();
-        if state.shutdown_by.is_none_or(|t| deadline < t) {
-            state.shutdown_by = Some(deadline);
+        if state.shutdown_by.is_none_or(|t| stop_by < t) {
+            state.shutdown_by = Some(stop_by);
         }
         s.wake.notify_all();
         while !state.finished {
@@ -224,6 +227,8 @@ impl Worker {
         state.finished = true;
         drop(state);
         self.shared.dropped.fetch_add(left, Ordering::Relaxed);
+        // The last word, whenever the previous warning was: losses at exit are counted too.
+        self.warnings.warned_at = None;
         self.warn_if_due();
         self.shared.finished.notify_all();
     }

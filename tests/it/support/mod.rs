@@ -9,6 +9,7 @@ pub mod otlp;
 pub mod rr_proxy;
 pub mod s3;
 pub mod server;
+pub mod spans;
 pub mod strands;
 
 use std::path::PathBuf;
@@ -143,4 +144,14 @@ pub fn alive(pid: u32) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// A `/proc/<pid>/status` value in kB (`VmRSS`, `VmHWM`).
+pub fn proc_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for pid {pid}"))
 }

@@ -143,3 +143,73 @@ impl Drop for OtlpReceiver {
         let _ = self.child.wait();
     }
 }
+
+/// A traces URL nothing listens on (a collector that is down).
+pub fn dead_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}/v1/traces")
+}
+
+/// A span as the receiver decoded it (`MessageToDict`, ids in hex, `_scope`), in the console
+/// exporter's shape, so the span-tree comparison of [`super::spans`] reads either. `start_time`
+/// becomes the zero-padded nanoseconds: it only has to sort.
+pub fn console_form(span: &Value) -> Value {
+    fn any(v: &Value) -> Value {
+        if let Some(s) = v.get("stringValue") {
+            return s.clone();
+        }
+        if let Some(n) = v.get("intValue") {
+            return json!(n.as_str().unwrap().parse::<i64>().unwrap());
+        }
+        if let Some(b) = v.get("boolValue") {
+            return b.clone();
+        }
+        if let Some(d) = v.get("doubleValue") {
+            return d.clone();
+        }
+        if let Some(a) = v.get("arrayValue") {
+            let items = a["values"].as_array().cloned().unwrap_or_default();
+            return Value::Array(items.iter().map(any).collect());
+        }
+        // MessageToDict leaves out default values: `{}` is an empty string, false or zero.
+        panic!("unexpected AnyValue {v}")
+    }
+    fn attributes(list: &Value) -> Value {
+        let mut map = serde_json::Map::new();
+        for kv in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+            map.insert(kv["key"].as_str().unwrap().to_string(), any(&kv["value"]));
+        }
+        Value::Object(map)
+    }
+    let hex = |key: &str| span.get(key).map(|v| format!("0x{}", v.as_str().unwrap()));
+    let kind = span["kind"].as_str().unwrap().trim_start_matches("SPAN_KIND_");
+    let mut status = json!({
+        "status_code": span["status"]["code"].as_str().map_or("UNSET", |c| c.trim_start_matches("STATUS_CODE_")),
+    });
+    if let Some(message) = span["status"].get("message") {
+        status["description"] = message.clone();
+    }
+    let nanos = |v: &Value| format!("{:0>20}", v.as_str().unwrap());
+    json!({
+        "name": span["name"],
+        "context": {
+            "trace_id": hex("traceId"),
+            "span_id": hex("spanId"),
+            "trace_state": span.get("traceState").cloned().unwrap_or(json!("")),
+        },
+        "kind": format!("SpanKind.{kind}"),
+        "parent_id": hex("parentSpanId"),
+        "start_time": nanos(&span["startTimeUnixNano"]),
+        "end_time": nanos(&span["endTimeUnixNano"]),
+        "status": status,
+        "attributes": attributes(&span["attributes"]),
+        "events": span["events"].as_array().map(Vec::as_slice).unwrap_or_default().iter().map(|e| json!({
+            "name": e["name"],
+            "timestamp": nanos(&e["timeUnixNano"]),
+            "attributes": attributes(&e["attributes"]),
+        })).collect::<Vec<_>>(),
+        "scope": span["_scope"],
+    })
+}
