@@ -216,6 +216,9 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
     // AgentCore's 15 s of termination grace.
     if let Some(sink) = span_sink {
         sink.shutdown(drain_timeout.min(Duration::from_secs(5)));
+        // The exporter's last report is logged after the server's final flush: lines are
+        // written by the logger's thread, which exit would cut short.
+        log::flush();
     }
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -40,8 +40,13 @@ struct State {
     queued_bytes: usize,
     /// Set by `shutdown`: flush what is queued until then, then stop.
     shutdown_by: Option<Instant>,
-    /// The thread has stopped.
+    /// The thread has stopped, or `shutdown` gave up waiting and accounted for what was left:
+    /// whoever sets it gives the last report, and nothing is counted after it.
     finished: bool,
+    /// Spans taken for the batch being sent, not yet counted as exported or failed.
+    in_flight: u64,
+    warnings: WarnLimiter,
+    last_failure: String,
 }
 
 struct Shared {
@@ -56,6 +61,76 @@ struct Shared {
     max_queue_size: usize,
     max_queue_bytes: usize,
     max_batch: usize,
+    /// For the loss warning (user info redacted).
+    endpoint: String,
+}
+
+/// A loss warning's numbers, taken under the lock and logged after it is released (a slow
+/// stdout must never hold up `enqueue`).
+struct Report {
+    dropped: u64,
+    failed: u64,
+    dropped_total: u64,
+    failed_total: u64,
+    last_error: String,
+}
+
+impl Shared {
+    /// The report due now, if any (`last`: the final one, whatever the rate limit).
+    fn report_due(&self, state: &mut State, last: bool) -> Option<Report> {
+        if last {
+            state.warnings.warned_at = None;
+        }
+        let dropped_total = self.dropped.load(Ordering::Relaxed);
+        let (dropped, failed) = state.warnings.due(dropped_total, Instant::now())?;
+        Some(Report {
+            dropped,
+            failed,
+            dropped_total,
+            failed_total: self.failed.load(Ordering::Relaxed),
+            last_error: state.last_failure.clone(),
+        })
+    }
+
+    fn emit(&self, report: Option<Report>) {
+        let Some(r) = report else { return };
+        Line::new(Level::Warn, "OTLP trace export is losing spans")
+            .str("endpoint", &self.endpoint)
+            .num("dropped", r.dropped)
+            .num("failed", r.failed)
+            .num("dropped_total", r.dropped_total)
+            .num("failed_total", r.failed_total)
+            .opt_str("last_error", Some(&r.last_error))
+            .emit();
+    }
+
+    /// Ends the export: what is still queued is dropped, the batch in flight (if any) failed,
+    /// and the last report is given. Done once, by the thread or by `shutdown` when its time
+    /// ran out first (the thread may be starved of CPU or stuck in a request): losses at exit
+    /// are never silent.
+    fn finish(&self) {
+        let mut state = self.lock();
+        if state.finished {
+            return;
+        }
+        let left = state.queue.len() as u64;
+        state.queue.clear();
+        state.queued_bytes = 0;
+        self.dropped.fetch_add(left, Ordering::Relaxed);
+        let in_flight = std::mem::take(&mut state.in_flight);
+        if in_flight > 0 {
+            self.failed.fetch_add(in_flight, Ordering::Relaxed);
+            state.warnings.failures += in_flight;
+            if state.last_failure.is_empty() {
+                state.last_failure = "shutdown came while a batch was being sent".into();
+            }
+        }
+        state.finished = true;
+        let report = self.report_due(&mut state, true);
+        drop(state);
+        self.emit(report);
+        self.finished.notify_all();
+    }
 }
 
 impl Shared {
@@ -79,6 +154,9 @@ impl Processor {
                 queued_bytes: 0,
                 shutdown_by: None,
                 finished: false,
+                in_flight: 0,
+                warnings: WarnLimiter::default(),
+                last_failure: String::new(),
             }),
             wake: Condvar::new(),
             finished: Condvar::new(),
@@ -88,6 +166,7 @@ impl Processor {
             max_queue_size: config.batch.max_queue_size,
             max_queue_bytes: config.batch.max_queue_bytes,
             max_batch: config.batch.max_export_batch_size,
+            endpoint: redact_userinfo(&config.endpoint),
         });
         let worker = Worker {
             shared: Arc::clone(&shared),
@@ -95,9 +174,6 @@ impl Processor {
             resource: config.resource.clone(),
             schedule_delay: config.batch.schedule_delay,
             export_timeout: config.batch.export_timeout,
-            endpoint: redact_userinfo(&config.endpoint),
-            warnings: WarnLimiter::default(),
-            last_failure: String::new(),
         };
         let thread = std::thread::Builder::new()
             .name("otlp-export".into())
@@ -156,6 +232,8 @@ impl Processor {
         while !state.finished {
             let now = Instant::now();
             if now >= deadline {
+                drop(state);
+                s.finish();
                 return;
             }
             state = s
@@ -190,9 +268,6 @@ struct Worker {
     resource: Vec<KeyValue>,
     schedule_delay: Duration,
     export_timeout: Duration,
-    endpoint: String,
-    warnings: WarnLimiter,
-    last_failure: String,
 }
 
 impl Worker {
@@ -220,17 +295,8 @@ impl Worker {
             }
             flush_at = Instant::now() + self.schedule_delay;
         }
-        let mut state = self.shared.lock();
-        let left = state.queue.len() as u64;
-        state.queue.clear();
-        state.queued_bytes = 0;
-        state.finished = true;
-        drop(state);
-        self.shared.dropped.fetch_add(left, Ordering::Relaxed);
         // The last word, whenever the previous warning was: losses at exit are counted too.
-        self.warnings.warned_at = None;
-        self.warn_if_due();
-        self.shared.finished.notify_all();
+        self.shared.finish();
     }
 
     /// Waits for a full batch, the flush time or shutdown; takes up to one batch.
@@ -250,6 +316,7 @@ impl Worker {
         }
         let n = state.queue.len().min(s.max_batch);
         let batch: Vec<SpanData> = state.queue.drain(..n).collect();
+        state.in_flight = n as u64;
         let taken: usize = batch.iter().map(approximate_size).sum();
         state.queued_bytes = state.queued_bytes.saturating_sub(taken);
         (batch, state.shutdown_by)
@@ -269,13 +336,15 @@ impl Worker {
             match self.transport.send(&body, deadline - now) {
                 Outcome::Done { rejected, message } => {
                     let rejected = rejected.min(n);
-                    self.shared.exported.fetch_add(n - rejected, Ordering::Relaxed);
                     if rejected > 0 {
                         let why = message.unwrap_or_else(|| "no reason given".into());
-                        self.lost(
+                        self.settle(
+                            n - rejected,
                             rejected,
-                            format!("the collector rejected {rejected} spans: {why}"),
+                            Some(format!("the collector rejected {rejected} spans: {why}")),
                         );
+                    } else {
+                        self.settle(n, 0, None);
                     }
                     return;
                 }
@@ -290,7 +359,7 @@ impl Worker {
                         self.lost(n, why);
                         return;
                     }
-                    self.last_failure = why;
+                    self.shared.lock().last_failure = why;
                     // Waits on the queue's condition variable: a shutdown ends the wait and
                     // brings the deadline forward.
                     let until = Instant::now() + wait;
@@ -316,26 +385,34 @@ impl Worker {
     }
 
     fn lost(&mut self, n: u64, why: String) {
-        self.shared.failed.fetch_add(n, Ordering::Relaxed);
-        self.warnings.failures += n;
-        self.last_failure = why;
-        self.warn_if_due();
+        self.settle(0, n, Some(why));
+    }
+
+    /// Counts the batch in flight as `exported` and `failed`, unless `shutdown` already
+    /// accounted for it; warns when a warning is due.
+    fn settle(&mut self, exported: u64, failed: u64, why: Option<String>) {
+        let mut state = self.shared.lock();
+        if state.finished {
+            return;
+        }
+        state.in_flight = 0;
+        self.shared.exported.fetch_add(exported, Ordering::Relaxed);
+        self.shared.failed.fetch_add(failed, Ordering::Relaxed);
+        state.warnings.failures += failed;
+        if let Some(why) = why {
+            state.last_failure = why;
+        }
+        let report = self.shared.report_due(&mut state, false);
+        drop(state);
+        self.shared.emit(report);
     }
 
     /// One warning line per [`WARN_EVERY`] at most, for drops and failures since the last one.
     fn warn_if_due(&mut self) {
-        let dropped_total = self.shared.dropped.load(Ordering::Relaxed);
-        let Some((dropped, failed)) = self.warnings.due(dropped_total, Instant::now()) else {
-            return;
-        };
-        Line::new(Level::Warn, "OTLP trace export is losing spans")
-            .str("endpoint", &self.endpoint)
-            .num("dropped", dropped)
-            .num("failed", failed)
-            .num("dropped_total", dropped_total)
-            .num("failed_total", self.shared.failed.load(Ordering::Relaxed))
-            .opt_str("last_error", Some(&self.last_failure))
-            .emit();
+        let mut state = self.shared.lock();
+        let report = self.shared.report_due(&mut state, false);
+        drop(state);
+        self.shared.emit(report);
     }
 }
 
