@@ -68,9 +68,12 @@ impl Mcp {
         }
         let server = Arc::clone(&self.server);
         let max_json_depth = self.app.server_config().max_json_depth;
+        let tracer = self.app.tracing().clone();
         Decision::Invoke(Invocation {
             ctx: RequestContext::from_headers(req.header_pairs()),
-            run: Box::new(move |body, ctx| Ok(server.handle(body, ctx, accepts, max_json_depth))),
+            run: Box::new(move |body, ctx| {
+                Ok(server.handle_traced(body, ctx, accepts, max_json_depth, &tracer))
+            }),
             quick: None,
         })
     }

@@ -23,4 +23,5 @@ mod sigv4;
 mod structured;
 mod support;
 mod traces;
+mod traces_routes;
 mod ws;

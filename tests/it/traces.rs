@@ -64,7 +64,7 @@ fn stdio_calc() -> Value {
     })
 }
 
-const CONSOLE: (&str, &str) = ("OTEL_TRACES_EXPORTER", "console");
+pub(crate) const CONSOLE: (&str, &str) = ("OTEL_TRACES_EXPORTER", "console");
 const CAPTURE: (&str, &str) = ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true");
 
 /// The model's two turns of the recording, with its usage (the Python mock counts requests:
@@ -90,7 +90,7 @@ fn invoke(rig: &Rig, query: &str, headers: &[(&str, &str)]) -> Value {
 }
 
 /// The span lines on stdout so far.
-fn spans(bin: &Binary) -> Vec<Value> {
+pub(crate) fn spans(bin: &Binary) -> Vec<Value> {
     bin.stdout()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -99,7 +99,7 @@ fn spans(bin: &Binary) -> Vec<Value> {
 }
 
 /// Waits for the spans of one invocation: the server span ends last.
-fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
+pub(crate) fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let all = spans(bin);
@@ -115,15 +115,15 @@ fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
     }
 }
 
-fn id(v: &Value) -> String {
+pub(crate) fn id(v: &Value) -> String {
     v.as_str().unwrap().trim_start_matches("0x").to_string()
 }
 
-fn span_id(span: &Value) -> String {
+pub(crate) fn span_id(span: &Value) -> String {
     id(&span["context"]["span_id"])
 }
 
-fn find<'a>(spans: &'a [Value], name: &str) -> &'a Value {
+pub(crate) fn find<'a>(spans: &'a [Value], name: &str) -> &'a Value {
     spans
         .iter()
         .find(|s| s["name"] == name)
