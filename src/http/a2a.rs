@@ -107,4 +107,12 @@ impl Service for A2a {
     fn stopped(&self) {
         self.app.run_shutdown_hooks();
     }
+
+    fn tracer(&self) -> &crate::telemetry::Tracer {
+        self.app.tracing()
+    }
+
+    fn traced_route(&self, req: &Request<'_>) -> Option<&'static str> {
+        (req.path() == "/" && req.method() == Method::Post && !req.head().websocket_upgrade).then_some("/")
+    }
 }

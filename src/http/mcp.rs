@@ -160,6 +160,15 @@ impl Service for Mcp {
     fn stopped(&self) {
         self.app.run_shutdown_hooks();
     }
+
+    fn tracer(&self) -> &crate::telemetry::Tracer {
+        self.app.tracing()
+    }
+
+    fn traced_route(&self, req: &Request<'_>) -> Option<&'static str> {
+        (req.path() == MCP_PATH && req.method() == Method::Post && !req.head().websocket_upgrade)
+            .then_some(MCP_PATH)
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +307,19 @@ mod tests {
             decide(&s, "GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"),
             Decision::Ping
         ));
+    }
+
+    #[test]
+    fn only_post_mcp_is_a_traced_route() {
+        let s = service(None);
+        let route = |raw: &str| {
+            let h = head(raw);
+            s.traced_route(&Request::new(raw.as_bytes(), &h))
+        };
+        assert_eq!(route("POST /mcp HTTP/1.1\r\nHost: h\r\n\r\n"), Some("/mcp"));
+        assert_eq!(route("GET /mcp HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route("GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route("POST /other HTTP/1.1\r\nHost: h\r\n\r\n"), None);
     }
 
     #[test]

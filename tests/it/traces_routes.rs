@@ -1,13 +1,16 @@
 //! Server spans beyond `/invocations`: MCP's `POST /mcp` (driven by the official Python MCP
 //! client) and A2A's `POST /` join the caller's trace and parent `invoke_agent`, with the
-//! JSON-RPC attributes. The console exporter prints one JSON line per span (see traces.rs).
+//! JSON-RPC attributes; requests refused before their handler (401, 503) get a server span with
+//! their status; `/ping` never does. The console exporter prints one JSON line per span (see
+//! traces.rs).
 
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::mock_openai::{MockOpenAi, Reply};
-use crate::support::server::{Binary, request};
+use crate::support::mock_openai::{Gate, MockOpenAi, Reply};
+use crate::support::server::{Binary, eventually, request};
 use crate::support::{TempDir, peer_python, repo_root};
 use crate::traces::{CONSOLE, id, span_id, wait_spans};
 
@@ -220,4 +223,90 @@ fn a2a_send_message_joins_the_callers_trace() {
         .expect("a traceparent on the model call")
         .to_string();
     assert!(sent.starts_with(&format!("00-{CALLER_TRACE}-")), "{sent}");
+}
+
+#[test]
+fn refused_requests_get_a_server_span_and_ping_gets_none() {
+    let rig = rig(&[
+        ("AUTH_BEARER_TOKEN", "s3cret"),
+        ("MAX_CONCURRENT_INVOCATIONS", "1"),
+        ("MAX_BODY_BYTES", "1024"),
+    ]);
+    let addr = rig.bin.addr;
+    let tp = traceparent();
+    for _ in 0..3 {
+        assert_eq!(
+            request(addr, "GET", "/ping", &[("traceparent", &tp)], b"").status,
+            200
+        );
+    }
+    assert_eq!(request(addr, "HEAD", "/ping", &[], b"").status, 200);
+    let body = json!({"prompt": "hi"}).to_string();
+    let json_type = ("Content-Type", "application/json");
+    let r = request(
+        addr,
+        "POST",
+        "/invocations",
+        &[json_type, ("traceparent", &tp)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 401);
+    let big = vec![b'x'; 4096];
+    let auth = ("Authorization", "Bearer s3cret");
+    let r = request(addr, "POST", "/invocations", &[json_type, auth], &big);
+    assert_eq!(r.status, 413, "{}", r.text());
+    // One invocation holds the only slot: the next one is 503.
+    let gate = Gate::new();
+    rig.mock.set_default(Reply::text("held").after(&gate));
+    let held = {
+        let body = body.clone();
+        std::thread::spawn(move || request(addr, "POST", "/invocations", &[json_type, auth], body.as_bytes()))
+    };
+    eventually("the held model call", Duration::from_secs(10), || {
+        !rig.mock.requests().is_empty()
+    });
+    let r = request(addr, "POST", "/invocations", &[json_type, auth], body.as_bytes());
+    assert_eq!(r.status, 503, "{}", r.text());
+    gate.open();
+    assert_eq!(held.join().unwrap().status, 200);
+
+    let spans = wait_servers(&rig.bin, 4);
+    let status_of = |code: i64| {
+        servers(&spans)
+            .into_iter()
+            .find(|s| s["attributes"]["http.response.status_code"] == code)
+            .unwrap_or_else(|| panic!("no server span with {code}: {spans:#?}"))
+            .clone()
+    };
+    let unauthorized = status_of(401);
+    assert_eq!(unauthorized["name"], "POST /invocations");
+    assert_eq!(unauthorized["attributes"]["http.route"], "/invocations");
+    assert_eq!(
+        unauthorized["status"]["status_code"], "UNSET",
+        "a 4xx is the client's"
+    );
+    assert_eq!(id(&unauthorized["context"]["trace_id"]), CALLER_TRACE);
+    assert_eq!(id(&unauthorized["parent_id"]), CALLER_SPAN);
+    let too_large = status_of(413);
+    assert_eq!(too_large["status"]["status_code"], "UNSET");
+    let saturated = status_of(503);
+    assert_eq!(saturated["status"]["status_code"], "ERROR");
+    assert_eq!(saturated["attributes"]["error.type"], "503");
+    assert!(
+        saturated["status"]["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{saturated}"
+    );
+    let served = status_of(200);
+    agent_under(&spans, &served);
+    // Four requests reached /invocations: four server spans, and none for /ping.
+    std::thread::sleep(Duration::from_millis(200));
+    let all = crate::traces::spans(&rig.bin);
+    assert_eq!(servers(&all).len(), 4, "{all:#?}");
+    assert!(
+        all.iter()
+            .all(|s| s["attributes"]["url.path"] != "/ping" && !s["name"].as_str().unwrap().contains("ping")),
+        "{all:#?}"
+    );
 }
