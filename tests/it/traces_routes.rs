@@ -181,6 +181,42 @@ fn mcp_json_rpc_errors_are_recorded_on_the_span() {
     assert_eq!(id(&bad["parent_id"]), CALLER_SPAN);
 }
 
+/// A span that ends no earlier than `inner` (times are ISO 8601 with microseconds: they sort).
+fn ends_after(outer: &Value, inner: &Value) -> bool {
+    outer["end_time"].as_str().unwrap() >= inner["end_time"].as_str().unwrap()
+}
+
+#[test]
+fn a_streamed_mcp_call_keeps_its_span_until_the_stream_ends() {
+    let rig = rig(&[("PROTOCOL", "mcp")]);
+    rig.mock
+        .set_default(Reply::text("Streamed answer.").with_delta_chars(4));
+    let call = json!({"jsonrpc": "2.0", "id": "s-1", "method": "tools/call", "params": {
+        "name": "invoke_agent", "arguments": {"query": "q"}, "_meta": {"progressToken": "p"}}});
+    let r = request(
+        rig.bin.addr,
+        "POST",
+        "/mcp",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("traceparent", &traceparent()),
+        ],
+        call.to_string().as_bytes(),
+    );
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/event-stream"),
+        "{}",
+        r.text()
+    );
+    let spans = wait_servers(&rig.bin, 1);
+    let server = servers(&spans)[0].clone();
+    assert_eq!(server["attributes"]["jsonrpc.request.id"], "s-1");
+    assert_eq!(id(&server["parent_id"]), CALLER_SPAN);
+    let agent = agent_under(&spans, &server);
+    assert!(ends_after(&server, agent), "{server}\n{agent}");
+}
+
 #[test]
 fn a2a_send_message_joins_the_callers_trace() {
     let rig = rig(&[("PROTOCOL", "a2a")]);
@@ -223,6 +259,32 @@ fn a2a_send_message_joins_the_callers_trace() {
         .expect("a traceparent on the model call")
         .to_string();
     assert!(sent.starts_with(&format!("00-{CALLER_TRACE}-")), "{sent}");
+
+    // A stream's span lasts as long as the stream.
+    rig.mock.push(Reply::text("Streamed.").with_delta_chars(3));
+    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "SendStreamingMessage", "params": {"message": {
+        "messageId": "m-2", "role": "ROLE_USER", "parts": [{"text": "Again"}]}}});
+    let r = request(
+        rig.bin.addr,
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/json"),
+            ("traceparent", &traceparent()),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert!(r.text().contains("TASK_STATE_COMPLETED"), "{}", r.text());
+    let spans = wait_servers(&rig.bin, 2);
+    let streamed = servers(&spans)
+        .into_iter()
+        .find(|s| s["attributes"]["rpc.method"] == "SendStreamingMessage")
+        .expect("the stream's span")
+        .clone();
+    assert_eq!(streamed["attributes"]["jsonrpc.request.id"], "2");
+    assert_eq!(streamed["attributes"]["http.response.status_code"], 200);
+    let agent = agent_under(&spans, &streamed);
+    assert!(ends_after(&streamed, agent), "{streamed}\n{agent}");
 }
 
 #[test]
