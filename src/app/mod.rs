@@ -347,26 +347,11 @@ impl App {
         }
         let span = server_span::start(&self.tracer, ctx, "POST", "/invocations");
         let traced = server_span::traced(ctx, &span);
-        match self.invoke_untraced(body, &traced) {
-            // A stream's span lasts as long as the stream (its status is 200 whatever happens).
-            Ok(Output::Stream(stream)) => Ok(Output::stream(move |sink| {
-                let result = stream(sink);
-                server_span::end(span, &traced, 200, None);
-                result
-            })),
-            Ok(output) => {
-                let status = match &output {
-                    Output::Response(response) => response.status,
-                    _ => 200,
-                };
-                server_span::end(span, &traced, status, None);
-                Ok(output)
-            }
-            Err(e) => {
-                server_span::end(span, &traced, e.status(), Some(&e));
-                Err(e)
-            }
-        }
+        let output = self.invoke_untraced(body, &traced);
+        // The handler has recorded its session by now, streams included (before they start).
+        let mut span = span;
+        server_span::set_recorded_session(&mut span, &traced);
+        server_span::end_with(span, output)
     }
 
     /// Sets the tracer of the server spans (`POST /invocations` and, through the agent

@@ -79,11 +79,13 @@ impl Service for A2a {
                     let server = Arc::clone(&self.server);
                     let control = Arc::clone(&self.server);
                     let depth = self.app.server_config().max_json_depth;
+                    let tracer = self.app.tracing().clone();
+                    let control_tracer = tracer.clone();
                     Decision::Invoke(Invocation {
                         ctx: RequestContext::from_headers(req.header_pairs()),
-                        run: Box::new(move |body, ctx| server.handle(body, ctx, depth)),
+                        run: Box::new(move |body, ctx| server.handle_traced(body, ctx, depth, &tracer)),
                         quick: Some(Box::new(move |body, ctx| {
-                            control.handle_control(body, ctx, depth)
+                            control.handle_control_traced(body, ctx, depth, &control_tracer)
                         })),
                     })
                 }
@@ -104,5 +106,13 @@ impl Service for A2a {
 
     fn stopped(&self) {
         self.app.run_shutdown_hooks();
+    }
+
+    fn tracer(&self) -> &crate::telemetry::Tracer {
+        self.app.tracing()
+    }
+
+    fn traced_route(&self, req: &Request<'_>) -> Option<&'static str> {
+        (req.path() == "/" && req.method() == Method::Post && !req.head().websocket_upgrade).then_some("/")
     }
 }

@@ -136,6 +136,16 @@ impl Service for AgentCore {
     fn stopped(&self) {
         self.app.run_shutdown_hooks();
     }
+
+    fn tracer(&self) -> &crate::telemetry::Tracer {
+        self.app.tracing()
+    }
+
+    fn traced_route(&self, req: &Request<'_>) -> Option<&'static str> {
+        let invocation =
+            !req.head().websocket_upgrade && route(req.method(), req.path()) == Route::Invocations;
+        invocation.then_some("/invocations")
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +179,22 @@ mod tests {
 
     const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
                            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+    #[test]
+    fn only_post_invocations_is_a_traced_route() {
+        let s = service(None, true);
+        let route = |raw: &str| {
+            let h = head(raw);
+            s.traced_route(&Request::new(raw.as_bytes(), &h))
+        };
+        assert_eq!(
+            route("POST /invocations HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Some("/invocations")
+        );
+        assert_eq!(route("GET /invocations HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route("GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route(&format!("{UPGRADE}\r\n")), None);
+    }
 
     #[test]
     fn table() {

@@ -68,9 +68,12 @@ impl Mcp {
         }
         let server = Arc::clone(&self.server);
         let max_json_depth = self.app.server_config().max_json_depth;
+        let tracer = self.app.tracing().clone();
         Decision::Invoke(Invocation {
             ctx: RequestContext::from_headers(req.header_pairs()),
-            run: Box::new(move |body, ctx| Ok(server.handle(body, ctx, accepts, max_json_depth))),
+            run: Box::new(move |body, ctx| {
+                Ok(server.handle_traced(body, ctx, accepts, max_json_depth, &tracer))
+            }),
             quick: None,
         })
     }
@@ -156,6 +159,15 @@ impl Service for Mcp {
 
     fn stopped(&self) {
         self.app.run_shutdown_hooks();
+    }
+
+    fn tracer(&self) -> &crate::telemetry::Tracer {
+        self.app.tracing()
+    }
+
+    fn traced_route(&self, req: &Request<'_>) -> Option<&'static str> {
+        (req.path() == MCP_PATH && req.method() == Method::Post && !req.head().websocket_upgrade)
+            .then_some(MCP_PATH)
     }
 }
 
@@ -295,6 +307,19 @@ mod tests {
             decide(&s, "GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"),
             Decision::Ping
         ));
+    }
+
+    #[test]
+    fn only_post_mcp_is_a_traced_route() {
+        let s = service(None);
+        let route = |raw: &str| {
+            let h = head(raw);
+            s.traced_route(&Request::new(raw.as_bytes(), &h))
+        };
+        assert_eq!(route("POST /mcp HTTP/1.1\r\nHost: h\r\n\r\n"), Some("/mcp"));
+        assert_eq!(route("GET /mcp HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route("GET /ping HTTP/1.1\r\nHost: h\r\n\r\n"), None);
+        assert_eq!(route("POST /other HTTP/1.1\r\nHost: h\r\n\r\n"), None);
     }
 
     #[test]

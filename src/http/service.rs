@@ -11,6 +11,10 @@ use super::request::{Next, Request};
 use super::response::{self, Persist};
 use crate::app::{Output, PingStatus, RequestContext, Response, WebSocket};
 use crate::error::Error;
+use crate::telemetry::Tracer;
+
+/// The tracer of a service that has none.
+static NO_TRACER: Tracer = Tracer::disabled();
 
 /// A protocol served on one listener.
 pub(crate) trait Service: Send + Sync {
@@ -30,6 +34,19 @@ pub(crate) trait Service: Send + Sync {
 
     /// The server has drained and stopped: the last thing it does.
     fn stopped(&self);
+
+    /// The tracer of the service's HTTP server spans; disabled unless the service has one.
+    fn tracer(&self) -> &Tracer {
+        &NO_TRACER
+    }
+
+    /// The route (`http.route`) of a request whose handler makes a server span (`POST
+    /// /invocations`, `POST /mcp`, ...): when such a request is refused before its handler runs
+    /// (401, 413, 503), the wire layer makes that span itself. `None` for everything else:
+    /// unknown paths, other methods, and the health check, which is never traced.
+    fn traced_route(&self, _req: &Request<'_>) -> Option<&'static str> {
+        None
+    }
 }
 
 /// What a health check reports; connections cache the answer until it changes.

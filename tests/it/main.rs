@@ -27,4 +27,5 @@ mod sigv4;
 mod structured;
 mod support;
 mod traces;
+mod traces_routes;
 mod ws;

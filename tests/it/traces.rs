@@ -12,38 +12,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::mock_openai::Reply;
-use crate::support::server::{Binary, request};
+use crate::support::server::request;
 use crate::support::spans::{
     CAPTURE, CONSOLE, SESSION, SYSTEM, assert_same_tree, find, id, invoke, recorded, rig, script, span_id,
-    stdio_calc, strands_spans, tree,
+    spans, stdio_calc, strands_spans, tree, wait_spans,
 };
 use crate::support::{peer_python, repo_root};
-
-/// The span lines on stdout so far.
-fn spans(bin: &Binary) -> Vec<Value> {
-    bin.stdout()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("context").is_some() && v.get("kind").is_some())
-        .collect()
-}
-
-/// Waits for the spans of one invocation: the server span ends last.
-fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let all = spans(bin);
-        if all.iter().filter(|s| s["kind"] == "SpanKind.SERVER").count() >= servers {
-            return all;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no server span; stdout:\n{}",
-            bin.stdout()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn two_cycles_and_an_mcp_tool_call_make_strands_span_tree() {

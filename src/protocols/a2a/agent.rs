@@ -16,10 +16,11 @@ impl A2aServer {
             let agent = agent
                 .as_ref()
                 .ok_or_else(|| Error::http(503, NO_MODEL_MESSAGE).with_type("ModelNotConfigured"))?;
-            let result = agent.invoke(
+            let result = agent.invoke_traced(
                 &turn.session_id,
                 Prompt::Text(turn.text.clone()),
                 cancel,
+                &turn.ctx.trace,
                 &mut |event| {
                     if let AgentEvent::TextDelta(delta) = event {
                         on_delta(delta);

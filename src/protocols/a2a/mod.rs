@@ -41,9 +41,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::app::{App, Output, RequestContext};
+use crate::app::{App, Output, RequestContext, server_span};
 use crate::config::Protocol;
 use crate::error::Error;
+use crate::telemetry::{Span, Tracer};
 use crate::types::CancelToken;
 pub use rpc::RpcError;
 pub use tasks::TaskStore;
@@ -199,6 +200,36 @@ impl A2aServer {
     /// JSON-RPC error answer; the `Err` case does not happen today and is kept for handler
     /// errors a future method may not turn into a task. Blocking: call it on a worker thread.
     pub fn handle(&self, body: &[u8], ctx: &RequestContext, max_json_depth: usize) -> Result<Output, Error> {
+        self.handle_traced(body, ctx, max_json_depth, &Tracer::disabled())
+    }
+
+    /// [`A2aServer::handle`] under the request's HTTP server span (`POST /`), made with
+    /// `tracer` under the caller's trace context (headers), with the JSON-RPC attributes of the
+    /// call. The handler sees the span's context in [`Turn::ctx`]'s `trace`.
+    pub fn handle_traced(
+        &self,
+        body: &[u8],
+        ctx: &RequestContext,
+        max_json_depth: usize,
+        tracer: &Tracer,
+    ) -> Result<Output, Error> {
+        let mut span = server_span::start(tracer, ctx, "POST", "/");
+        let mut copy = None;
+        let ctx = server_span::traced_or(ctx, &span, &mut copy);
+        let output = self.answer(body, ctx, max_json_depth, &mut span);
+        if let Ok(Output::Json(answer)) = &output {
+            server_span::set_jsonrpc_answer(&mut span, answer);
+        }
+        server_span::end_with(span, output)
+    }
+
+    fn answer(
+        &self,
+        body: &[u8],
+        ctx: &RequestContext,
+        max_json_depth: usize,
+        span: &mut Span,
+    ) -> Result<Output, Error> {
         let body = match crate::pyjson::parse_body(body, max_json_depth) {
             Ok(body) => body,
             Err(e) => {
@@ -216,6 +247,7 @@ impl A2aServer {
             Ok(call) => call,
             Err((id, e)) => return Ok(Output::Json(e.answer(&id))),
         };
+        server_span::set_jsonrpc(span, &call.method, Some(&call.id));
         if let Some(version) = ctx.header("a2a-version")
             && !version_supported(version)
         {
@@ -243,6 +275,17 @@ impl A2aServer {
         ctx: &RequestContext,
         max_json_depth: usize,
     ) -> Option<Result<Output, Error>> {
+        self.handle_control_traced(body, ctx, max_json_depth, &Tracer::disabled())
+    }
+
+    /// [`A2aServer::handle_control`] with the server span of [`A2aServer::handle_traced`].
+    pub fn handle_control_traced(
+        &self,
+        body: &[u8],
+        ctx: &RequestContext,
+        max_json_depth: usize,
+        tracer: &Tracer,
+    ) -> Option<Result<Output, Error>> {
         if body.len() > CONTROL_BODY_MAX {
             return None;
         }
@@ -252,7 +295,7 @@ impl A2aServer {
         if !matches!(method, "GetTask" | "CancelTask") {
             return None;
         }
-        Some(self.handle(body, ctx, max_json_depth))
+        Some(self.handle_traced(body, ctx, max_json_depth, tracer))
     }
 }
 

@@ -114,10 +114,11 @@ impl AgentTool {
             return CallResult::error(NO_MODEL_MESSAGE);
         };
         let mut step = 0.0;
-        let outcome = agent.invoke(
+        let outcome = agent.invoke_traced(
             &session_id,
             Prompt::Text(query),
             ctx.cancel_token(),
+            &ctx.trace,
             &mut |event| {
                 if !call.wants_progress() {
                     return;
@@ -193,7 +194,7 @@ impl McpTools for AgentsTools {
             let tool_ctx = ToolContext {
                 session_id: &session_id,
                 cancel: ctx.cancel_token(),
-                trace: None,
+                trace: ctx.trace.span.is_some().then_some(&ctx.trace),
             };
             Some(tool.call(&tool_use, &tool_ctx))
         });

@@ -11,8 +11,10 @@ use super::rpc::{
 };
 use super::tool::{FnTool, McpTools, ToolCall};
 use super::{CallResult, DEFAULT_PROTOCOL_VERSION, MAX_BATCH, PROTOCOL_VERSIONS};
+use crate::app::server_span;
 use crate::app::{EventSink, Output, RequestContext, Response};
 use crate::error::Error;
+use crate::telemetry::{Span, TraceContext, Tracer};
 
 /// The header a client names its negotiated revision in, on every request after `initialize`.
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -152,34 +154,66 @@ impl McpServer {
         accepts: Accepts,
         max_json_depth: usize,
     ) -> Output {
-        let version = match ctx.header(VERSION_HEADER).map(str::trim) {
-            None | Some("") => DEFAULT_PROTOCOL_VERSION,
-            Some(v) if PROTOCOL_VERSIONS.contains(&v) => v,
-            Some(v) => {
-                let message = format!(
-                    "Bad Request: unsupported protocol version {v:?} (supported: {})",
-                    PROTOCOL_VERSIONS.join(", ")
-                );
-                return bad_request(rpc::error(Value::Null, INVALID_REQUEST, &message, None));
-            }
-        };
-        let value = match crate::pyjson::parse_body(body, max_json_depth) {
+        self.handle_traced(body, ctx, accepts, max_json_depth, &Tracer::disabled())
+    }
+
+    /// [`McpServer::handle`] under the request's HTTP server span (`POST /mcp`), made with
+    /// `tracer`, with the JSON-RPC attributes of a single message. The span joins the trace
+    /// context of the message's `params._meta` (`traceparent`, `tracestate`, `baggage`: what
+    /// the MCP SDKs inject, SEP-414) when it has a valid one, else the request headers', as the
+    /// MCP Python SDK's server span does. Tools see the span's context in
+    /// [`RequestContext::trace`].
+    pub fn handle_traced(
+        self: &Arc<Self>,
+        body: &[u8],
+        ctx: &RequestContext,
+        accepts: Accepts,
+        max_json_depth: usize,
+        tracer: &Tracer,
+    ) -> Output {
+        let value = match parse(body, ctx, max_json_depth) {
             Ok(value) => value,
-            Err(e) => {
-                let data = json!({"details": e.to_string()});
-                return bad_request(rpc::error(Value::Null, PARSE_ERROR, "Parse error", Some(data)));
+            Err(answer) => {
+                let span = server_span::start(tracer, ctx, "POST", ROUTE);
+                return server_span::end_output(span, answer);
             }
         };
+        let parent = if tracer.is_enabled() {
+            meta_trace(&value)
+        } else {
+            None
+        };
+        let mut span = server_span::start_under(tracer, ctx, "POST", ROUTE, parent);
+        if let Some(method) = value.get("method").and_then(Value::as_str) {
+            server_span::set_jsonrpc(&mut span, method, value.get("id"));
+        }
+        let mut copy = None;
+        let ctx = server_span::traced_or(ctx, &span, &mut copy);
         match value {
-            Value::Array(batch) => self.batch(batch, version, ctx, accepts),
-            single => self.single(single, ctx, accepts),
+            Value::Array(batch) => {
+                let version = protocol_version(ctx).unwrap_or(DEFAULT_PROTOCOL_VERSION);
+                server_span::end_output(span, self.batch(batch, version, ctx, accepts))
+            }
+            single => self.single(single, ctx, accepts, span),
         }
     }
 
-    fn single(self: &Arc<Self>, value: Value, ctx: &RequestContext, accepts: Accepts) -> Output {
+    fn single(
+        self: &Arc<Self>,
+        value: Value,
+        ctx: &RequestContext,
+        accepts: Accepts,
+        mut span: Span,
+    ) -> Output {
         let (id, method, params) = match rpc::classify(value) {
-            Err(invalid) => return bad_request(rpc::error(invalid.id, invalid.code, &invalid.message, None)),
-            Ok(Incoming::Notification | Incoming::Response) => return accepted(),
+            Err(invalid) => {
+                let answer = rpc::error(invalid.id, invalid.code, &invalid.message, None);
+                server_span::set_jsonrpc_answer(&mut span, &answer);
+                return server_span::end_output(span, bad_request(answer));
+            }
+            Ok(Incoming::Notification | Incoming::Response) => {
+                return server_span::end_output(span, accepted());
+            }
             Ok(Incoming::Request { id, method, params }) => (id, method, params),
         };
         let token = progress_token(&method, params.as_ref());
@@ -194,12 +228,15 @@ impl McpServer {
                     }
                     None => server.respond(id, &method, params, &mut ToolCall::new(&ctx)),
                 };
+                server_span::set_jsonrpc_answer(&mut span, &response);
                 send(sink, &response);
+                server_span::end(span, 200, None);
                 Ok(())
             });
         }
         let response = self.respond(id, &method, params, &mut ToolCall::new(ctx));
-        json_response(200, &response)
+        server_span::set_jsonrpc_answer(&mut span, &response);
+        server_span::end_output(span, json_response(200, &response))
     }
 
     fn batch(&self, batch: Vec<Value>, version: &str, ctx: &RequestContext, accepts: Accepts) -> Output {
@@ -342,6 +379,60 @@ impl McpServer {
     }
 }
 
+/// The route the wire layer mounts the server on (the server span's `http.route`).
+const ROUTE: &str = "/mcp";
+
+/// The revision the request names in its header, when it is one this server speaks.
+fn protocol_version(ctx: &RequestContext) -> Option<&'static str> {
+    let asked = ctx
+        .header(VERSION_HEADER)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())?;
+    PROTOCOL_VERSIONS.iter().copied().find(|v| *v == asked)
+}
+
+/// The body as JSON, once the revision header is checked; `Err` is the 400 to answer.
+fn parse(body: &[u8], ctx: &RequestContext, max_json_depth: usize) -> Result<Value, Output> {
+    if let Some(asked) = ctx
+        .header(VERSION_HEADER)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        && protocol_version(ctx).is_none()
+    {
+        let message = format!(
+            "Bad Request: unsupported protocol version {asked:?} (supported: {})",
+            PROTOCOL_VERSIONS.join(", ")
+        );
+        return Err(bad_request(rpc::error(
+            Value::Null,
+            INVALID_REQUEST,
+            &message,
+            None,
+        )));
+    }
+    crate::pyjson::parse_body(body, max_json_depth).map_err(|e| {
+        let data = json!({"details": e.to_string()});
+        bad_request(rpc::error(Value::Null, PARSE_ERROR, "Parse error", Some(data)))
+    })
+}
+
+/// The trace context a single message carries in `params._meta` (W3C keys, as the SDKs inject
+/// them), when it holds a valid `traceparent`. An X-Ray key there (Strands under ADOT's
+/// propagators may add one beside `traceparent`) is not read: SEP-414 specifies the W3C keys.
+fn meta_trace(message: &Value) -> Option<TraceContext> {
+    let meta = message.get("params")?.get("_meta")?.as_object()?;
+    let w3c = |name: &str| meta.get(name).and_then(Value::as_str);
+    let traceparent = w3c(crate::telemetry::propagation::TRACEPARENT)?;
+    crate::telemetry::propagation::parse_traceparent(traceparent)?;
+    Some(TraceContext::extract(|name| {
+        if name == crate::telemetry::propagation::X_AMZN_TRACE_ID {
+            None
+        } else {
+            w3c(name)
+        }
+    }))
+}
+
 /// `params._meta.progressToken` of a `tools/call` (a string or an integer, as the spec says).
 fn progress_token(method: &str, params: Option<&Map<String, Value>>) -> Option<Value> {
     if method != "tools/call" {
@@ -467,6 +558,38 @@ mod tests {
             "a panic is a failed call: {panicked}"
         );
         assert_eq!(call(json!({"name": "nope"}))["error"]["code"], INVALID_PARAMS);
+    }
+
+    #[test]
+    fn meta_carries_a_w3c_trace_context() {
+        let message = |meta: Value| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": meta}});
+        let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let ctx = meta_trace(&message(json!({
+            "traceparent": traceparent, "tracestate": "k=v", "baggage": "user=a", "progressToken": 1
+        })))
+        .expect("a context");
+        let span = ctx.span.expect("a span");
+        assert_eq!(span.trace_id.to_hex(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(span.span_id.to_hex(), "b7ad6b7169203331");
+        assert_eq!(span.trace_state, "k=v");
+        assert_eq!(ctx.baggage.as_deref(), Some("user=a"));
+        // No valid traceparent: the headers' context is used instead.
+        assert_eq!(meta_trace(&message(json!({"traceparent": "00-zz"}))), None);
+        assert_eq!(meta_trace(&message(json!({"traceparent": 7}))), None);
+        assert_eq!(
+            meta_trace(&message(json!({
+                "X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+            }))),
+            None
+        );
+        assert_eq!(
+            meta_trace(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})),
+            None
+        );
+        assert_eq!(
+            meta_trace(&json!([message(json!({"traceparent": traceparent}))])),
+            None
+        );
     }
 
     #[test]

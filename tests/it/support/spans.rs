@@ -5,7 +5,7 @@
 //! the binary with the mock OpenAI server and the recording's MCP server.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -219,4 +219,30 @@ pub fn recorded(variant: &str, scenario: &str) -> Value {
     let rec = fixture["variants"][variant]["scenarios"][scenario].clone();
     assert!(rec["one_trace"].as_bool().unwrap());
     rec
+}
+
+/// The span lines on stdout so far.
+pub fn spans(bin: &Binary) -> Vec<Value> {
+    bin.stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("context").is_some() && v.get("kind").is_some())
+        .collect()
+}
+
+/// Waits for the spans of one invocation: the server span ends last.
+pub fn wait_spans(bin: &Binary, servers: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let all = spans(bin);
+        if all.iter().filter(|s| s["kind"] == "SpanKind.SERVER").count() >= servers {
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no server span; stdout:\n{}",
+            bin.stdout()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
