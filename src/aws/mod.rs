@@ -8,6 +8,7 @@ pub mod region;
 pub mod sigv4;
 pub(crate) mod xml;
 
+pub(crate) use credentials::describe_transport_error;
 pub use credentials::{
     Credentials, CredentialsError, DefaultCredentialsChain, ProvideCredentials, StaticCredentials,
 };

@@ -5,13 +5,13 @@
 //! line is dropped and counted; the count is reported with the next line that gets through.
 
 use std::fmt::{self, Write as _};
-use std::io::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 
 use log::kv::{self, Key, Value, VisitSource, VisitValue};
 
+use super::lines::{Msg, write_lines};
 use super::{Level, TARGET};
 use crate::clock::Civil;
 
@@ -244,36 +244,6 @@ fn push_escaped(buf: &mut String, s: &str) {
             }
             c => buf.push(c),
         }
-    }
-}
-
-enum Msg {
-    Line(String),
-    Flush(SyncSender<()>),
-}
-
-fn write_lines(rx: Receiver<Msg>) {
-    let stdout = std::io::stdout();
-    // Write everything already queued, then flush once: one syscall per burst, not per line.
-    // stdout's lock is held per burst only, so other code may still print.
-    while let Ok(mut msg) = rx.recv() {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-        loop {
-            match msg {
-                Msg::Line(line) => {
-                    let _ = out.write_all(line.as_bytes());
-                }
-                Msg::Flush(ack) => {
-                    let _ = out.flush();
-                    let _ = ack.try_send(());
-                }
-            }
-            match rx.try_recv() {
-                Ok(next) => msg = next,
-                Err(_) => break,
-            }
-        }
-        let _ = out.flush();
     }
 }
 

@@ -9,6 +9,7 @@
 //! Never pass secrets (Authorization, API keys, custom headers) as fields.
 
 mod json;
+pub(crate) mod lines;
 
 pub use json::{JsonLogger, push_json_str};
 

@@ -8,9 +8,8 @@
 //! it); a writer thread writes bursts under stdout's lock, so lines never interleave with the
 //! log's.
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -18,14 +17,10 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{SpanData, SpanKind, SpanSink, Status, Value};
 use crate::clock::Civil;
+use crate::logging::lines::{Msg, write_lines};
 
 /// Spans queued for the writer at most.
 const QUEUE_SPANS: usize = 4096;
-
-enum Msg {
-    Line(String),
-    Flush(SyncSender<()>),
-}
 
 /// A [`SpanSink`] writing JSON lines to stdout.
 pub struct ConsoleSink {
@@ -97,29 +92,6 @@ impl SpanSink for ConsoleSink {
         match done.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(()) | Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
-    }
-}
-
-fn write_lines(rx: Receiver<Msg>) {
-    let stdout = std::io::stdout();
-    while let Ok(mut msg) = rx.recv() {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-        loop {
-            match msg {
-                Msg::Line(line) => {
-                    let _ = out.write_all(line.as_bytes());
-                }
-                Msg::Flush(ack) => {
-                    let _ = out.flush();
-                    let _ = ack.try_send(());
-                }
-            }
-            match rx.try_recv() {
-                Ok(next) => msg = next,
-                Err(_) => break,
-            }
-        }
-        let _ = out.flush();
     }
 }
 

@@ -54,8 +54,9 @@ pub(super) fn read(
     Ok((status, body))
 }
 
-/// A transport error in words (ureq's own texts carry no URL query and no header values).
-pub(super) fn describe(e: &ureq::Error) -> String {
+/// A transport error in words (ureq's own texts carry no URL query and no header values): what
+/// every outbound AWS-style client here (credentials, S3, the OTLP exporter) reports.
+pub(crate) fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::ConnectionFailed => "connection failed".into(),

@@ -16,6 +16,8 @@ mod cache;
 mod container;
 mod env;
 mod http;
+
+pub(crate) use http::describe as describe_transport_error;
 pub(crate) mod imds;
 pub(crate) mod profile;
 mod sts;

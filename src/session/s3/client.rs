@@ -426,7 +426,8 @@ impl S3Client {
         } else {
             self.agent.run(builder.body(()).map_err(invalid)?)
         };
-        let mut response = sent.map_err(|e| AttemptError::Transport(describe(&e)))?;
+        let mut response =
+            sent.map_err(|e| AttemptError::Transport(crate::aws::describe_transport_error(&e)))?;
         let status = response.status().as_u16();
         let header = |name: &str| {
             response
@@ -448,7 +449,12 @@ impl S3Client {
                 .with_config()
                 .limit(BODY_LIMIT)
                 .read_to_vec()
-                .map_err(|e| AttemptError::Transport(format!("reading the answer: {}", describe(&e))))?
+                .map_err(|e| {
+                    AttemptError::Transport(format!(
+                        "reading the answer: {}",
+                        crate::aws::describe_transport_error(&e)
+                    ))
+                })?
         };
         // S3 answers 400 (or 403) ExpiredToken; the retry then signs with fresh credentials.
         if status >= 400 && body.windows(12).any(|w| w == b"ExpiredToken") {
@@ -509,17 +515,6 @@ impl Answer {
             attempts,
             transient: self.is_retryable(),
         }
-    }
-}
-
-/// A transport error in words (ureq's texts carry no header values).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::Io(io) => format!("connection error: {}", io.kind()),
-        other => other.to_string(),
     }
 }
 

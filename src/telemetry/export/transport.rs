@@ -131,7 +131,7 @@ impl Transport {
             Err(e) => {
                 return Outcome::Retry {
                     after: None,
-                    why: describe(&e),
+                    why: crate::aws::describe_transport_error(&e),
                 };
             }
         };
@@ -259,17 +259,6 @@ fn read_varint(b: &mut &[u8]) -> Option<u64> {
 /// backoff applies instead.
 fn parse_retry_after(v: &str) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// A transport error in words (ureq's texts carry no header values).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::Io(io) => format!("connection error: {}", io.kind()),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
