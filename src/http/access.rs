@@ -1,10 +1,12 @@
 //! The request log: one JSON line per answered request (method, path, status, duration,
-//! the request's ids), never its headers or query (they may carry secrets).
+//! the request's ids), never its headers or query (they may carry secrets); and the server
+//! span of a request refused before its handler ran, which has no handler to make it.
 
 use std::time::Instant;
 
 use super::request::Request;
-use crate::app::RequestContext;
+use super::service::Service;
+use crate::app::{RequestContext, server_span};
 use crate::error::Error;
 use crate::logging::{self, Level, Line};
 
@@ -66,4 +68,34 @@ pub(crate) fn session(req: &Request<'_>, started: Instant, ctx: &RequestContext,
 /// A request refused before it could be parsed.
 pub(crate) fn unparsed(status: u16, message: &str) {
     logging::warn(message).num("status", status).emit();
+}
+
+/// The server span of a request to a traced route refused before its handler ran (401, 413,
+/// 503, ...): the span the handler would have made, with the refusal's status. Nothing for
+/// answers below 400, untraced routes, or with tracing off (one branch then); `ctx` is the
+/// request's context when it was already built.
+pub(crate) fn trace_refusal(
+    service: &dyn Service,
+    req: &Request<'_>,
+    ctx: Option<&RequestContext>,
+    status: u16,
+    error: Option<&Error>,
+) {
+    let tracer = service.tracer();
+    if status < 400 || !tracer.is_enabled() {
+        return;
+    }
+    let Some(route) = service.traced_route(req) else {
+        return;
+    };
+    let built;
+    let ctx = match ctx {
+        Some(ctx) => ctx,
+        None => {
+            built = RequestContext::from_headers(req.header_pairs());
+            &built
+        }
+    };
+    let span = server_span::start(tracer, ctx, "POST", route);
+    server_span::end(span, status, error);
 }

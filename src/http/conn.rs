@@ -27,7 +27,6 @@ use super::response::{self, Persist};
 use super::service::{Answer, Decision, Health, Service};
 use super::shared::Shared;
 use super::upgrade;
-use crate::app::{RequestContext, server_span};
 use crate::error::Error;
 
 const INCOMPLETE_HEAD: &str = "request head incomplete: the client closed the connection";
@@ -218,7 +217,7 @@ impl Conn {
             Answer::Error(error, _) => Some(error),
             _ => None,
         };
-        trace_refusal(&*self.shared.service, req, None, status, error);
+        access::trace_refusal(&*self.shared.service, req, None, status, error);
         next
     }
 
@@ -228,7 +227,7 @@ impl Conn {
         if let Some(err) = e.answer_unused() {
             response::write_error(&mut self.wire.out, &err, Persist::Close, false, &[]);
             access::request(req, started, err.status(), None);
-            trace_refusal(&*self.shared.service, req, None, err.status(), Some(&err));
+            access::trace_refusal(&*self.shared.service, req, None, err.status(), Some(&err));
         }
         Next::Close
     }
@@ -352,36 +351,6 @@ fn admit(req: &Request<'_>, overloaded: bool, service: &dyn Service) -> Decision
         return Decision::Answer(Answer::Error(err, &[("retry-after", "1")]));
     }
     decision
-}
-
-/// The server span of a request to a traced route refused before its handler ran (401, 413,
-/// 503, ...): the span the handler would have made, with the refusal's status. Nothing for
-/// answers below 400, untraced routes, or with tracing off (one branch then); `ctx` is the
-/// request's context when it was already built.
-pub(crate) fn trace_refusal(
-    service: &dyn Service,
-    req: &Request<'_>,
-    ctx: Option<&RequestContext>,
-    status: u16,
-    error: Option<&Error>,
-) {
-    let tracer = service.tracer();
-    if status < 400 || !tracer.is_enabled() {
-        return;
-    }
-    let Some(route) = service.traced_route(req) else {
-        return;
-    };
-    let built;
-    let ctx = match ctx {
-        Some(ctx) => ctx,
-        None => {
-            built = RequestContext::from_headers(req.header_pairs());
-            &built
-        }
-    };
-    let span = server_span::start(tracer, ctx, "POST", route);
-    server_span::end(span, status, error);
 }
 
 /// The health check's answer.

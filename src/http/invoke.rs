@@ -94,7 +94,7 @@ pub(crate) fn run(
         ));
         response::write_error(&mut wire.out, &err, persist, false, &[("retry-after", "1")]);
         access::request(req, started, 503, Some(&ctx));
-        super::conn::trace_refusal(&*shared.service, req, Some(&ctx), 503, Some(&err));
+        access::trace_refusal(&*shared.service, req, Some(&ctx), 503, Some(&err));
         return Next::after(persist);
     }
     let mut bridge = Bridge {
