@@ -9,7 +9,6 @@ use std::error::Error;
 use std::sync::Arc;
 
 use agentcore_rt::agent::Agent;
-use agentcore_rt::app::agent_entrypoint;
 use agentcore_rt::aws::{DefaultCredentialsChain, ProvideCredentials};
 use agentcore_rt::config::{AgentConfig, McpServerSettings, Protocol, ServerConfig};
 use agentcore_rt::config::{ExporterChoice, TelemetryConfig};
@@ -208,7 +207,7 @@ fn serve(env_var: &dyn Fn(&str) -> Option<String>) -> ExitCode {
         Protocol::A2a => {
             app.a2a(A2aServer::for_agent(Card::from_env(env_var), agent));
         }
-        _ => agent_entrypoint::install(&mut app, agent),
+        _ => agentcore_rt::protocols::install_agent(&mut app, agent),
     }
     let served = app.run(addr);
     // After the drain, the spans the last requests ended are flushed: for at most

@@ -25,7 +25,6 @@ use serde_json::{Map, Value, json};
 
 use super::{App, EventSink, Output, RequestContext, WebSocket, WsEvents, WsMessage, server_span};
 use crate::agent::{Agent, AgentEvent, AgentResult, Prompt};
-use crate::config::EventFormat;
 use crate::error::Error;
 use crate::pyjson;
 use crate::telemetry::{TraceContext, Tracer};
@@ -43,8 +42,10 @@ pub use crate::agent::NO_MODEL_MESSAGE;
 /// Installs the agent as the app's entrypoint and `/ws` handler. `agent: None` (no model
 /// configured) still serves `/ping`; invocations then answer 503 with [`NO_MODEL_MESSAGE`].
 ///
-/// With [`ServerConfig::event_format`](crate::config::ServerConfig::event_format) `agui`, the
-/// routes speak AG-UI instead ([`crate::protocols::agui::install`]).
+/// The routes speak the native events; for AG-UI's
+/// ([`ServerConfig::event_format`](crate::config::ServerConfig::event_format) `agui`) use
+/// [`crate::protocols::agui::install`], or [`crate::protocols::install_agent`], which picks by
+/// the app's settings.
 ///
 /// Reads the app's settings as they are now (`/ws` messages nest at most
 /// [`ServerConfig::max_json_depth`](crate::config::ServerConfig::max_json_depth) levels, as
@@ -59,9 +60,6 @@ pub use crate::agent::NO_MODEL_MESSAGE;
 /// assert!(app.has_websocket());
 /// ```
 pub fn install(app: &mut App, agent: Option<Arc<Agent>>) {
-    if app.server_config().event_format == EventFormat::Agui {
-        return crate::protocols::agui::install(app, agent);
-    }
     let entry_agent = agent.clone();
     app.entrypoint(move |payload: Value, ctx| -> Result<Output, Error> {
         let request = AgentRequest::from_payload(&payload, ctx)?;

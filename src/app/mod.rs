@@ -39,6 +39,7 @@ pub mod server_span;
 mod tasks;
 mod websocket;
 
+use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
@@ -52,7 +53,6 @@ pub use websocket::{WebSocket, WsError, WsEvents, WsMessage, WsTransport};
 
 use crate::config::{Protocol, ServerConfig};
 use crate::error::Error;
-use crate::protocols::mcp::McpServer;
 use crate::telemetry::Tracer;
 use entrypoint::EntrypointFn;
 
@@ -78,13 +78,14 @@ pub struct App {
     entrypoint: Option<Arc<EntrypointFn>>,
     ping: Option<Arc<PingFn>>,
     websocket: Option<Arc<WebSocketFn>>,
-    /// The A2A server [`App::a2a`] mounted.
-    a2a: Option<Arc<crate::protocols::a2a::A2aServer>>,
+    /// The server of the protocol [`ServerConfig::protocol`] names, when it is not the HTTP
+    /// contract: an MCP or A2A server, mounted by the protocol's own module
+    /// (`App::mcp`, `App::a2a`). Typed there: the contract knows no protocol above it.
+    mounted: Option<Arc<dyn Any + Send + Sync>>,
     tasks: Tasks,
     debug: bool,
     config: ServerConfig,
     on_shutdown: Mutex<Vec<ShutdownFn>>,
-    mcp: Option<Arc<McpServer>>,
     tracer: Tracer,
 }
 
@@ -101,12 +102,11 @@ impl App {
             entrypoint: None,
             ping: None,
             websocket: None,
-            a2a: None,
+            mounted: None,
             tasks: Tasks::new(),
             debug: false,
             config: ServerConfig::default(),
             on_shutdown: Mutex::new(Vec::new()),
-            mcp: None,
             tracer: Tracer::disabled(),
         }
     }
@@ -230,20 +230,6 @@ impl App {
     pub fn protocol(&mut self, protocol: Protocol) -> &mut App {
         self.config.protocol = protocol;
         self
-    }
-
-    /// Serves `server` as an MCP server (Streamable HTTP on `POST /mcp`, `/ping` beside it) and
-    /// switches the app to [`Protocol::Mcp`]; see [`crate::protocols::mcp`]. Call it after
-    /// [`App::config`], which sets the protocol too.
-    pub fn mcp(&mut self, server: McpServer) -> &mut App {
-        self.mcp = Some(Arc::new(server));
-        self.config.protocol = Protocol::Mcp;
-        self
-    }
-
-    /// The MCP server [`App::mcp`] set.
-    pub fn mcp_server(&self) -> Option<&Arc<McpServer>> {
-        self.mcp.as_ref()
     }
 
     /// Runs `f` once when the server shuts down (after in-flight requests drained), e.g. to
@@ -405,14 +391,15 @@ impl App {
         }
     }
 
-    /// The A2A server mounted with [`App::a2a`], if any.
-    pub fn a2a_server(&self) -> Option<&Arc<crate::protocols::a2a::A2aServer>> {
-        self.a2a.as_ref()
+    /// Serves `server` as `protocol`'s handler (what `App::mcp` and `App::a2a` do).
+    pub(crate) fn mount<T: Any + Send + Sync>(&mut self, protocol: Protocol, server: T) {
+        self.config.protocol = protocol;
+        self.mounted = Some(Arc::new(server));
     }
 
-    /// Where [`App::a2a`] (in `protocols::a2a`) stores its server.
-    pub(crate) fn set_a2a(&mut self, server: Arc<crate::protocols::a2a::A2aServer>) {
-        self.a2a = Some(server);
+    /// The server mounted for the app's protocol, if it is a `T`.
+    pub(crate) fn mounted<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        Arc::clone(self.mounted.as_ref()?).downcast::<T>().ok()
     }
 
     /// Runs the shutdown hooks (once).

@@ -30,7 +30,7 @@ pub(crate) struct Mcp {
 impl Mcp {
     /// `None` when the app has no MCP server ([`App::mcp`]).
     pub(crate) fn new(app: Arc<App>) -> Option<Mcp> {
-        let server = Arc::clone(app.mcp_server()?);
+        let server = app.mcp_server()?;
         let auth = BearerAuth::new(app.server_config().auth_bearer_token.as_deref());
         Some(Mcp { app, server, auth })
     }

@@ -149,7 +149,7 @@ fn mount(app: App) -> io::Result<Box<dyn Service>> {
                 "protocol mcp needs an MCP server: give the app one with App::mcp",
             )),
         },
-        Protocol::A2a => match app.a2a_server().cloned() {
+        Protocol::A2a => match app.a2a_server() {
             Some(server) => Ok(Box::new(super::a2a::A2a::new(Arc::new(app), server))),
             None => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -309,9 +309,13 @@ impl App {
     /// [`App::bind`] answers JSON-RPC on `POST /`, the card on
     /// `/.well-known/agent-card.json`, and `/ping`.
     pub fn a2a(&mut self, server: A2aServer) -> &mut App {
-        self.protocol(Protocol::A2a);
-        self.set_a2a(Arc::new(server));
+        self.mount(Protocol::A2a, server);
         self
+    }
+
+    /// The A2A server mounted with [`App::a2a`], if any.
+    pub fn a2a_server(&self) -> Option<Arc<A2aServer>> {
+        self.mounted::<A2aServer>()
     }
 }
 

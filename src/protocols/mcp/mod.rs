@@ -3,7 +3,7 @@
 //!
 //! [`McpServer`] is the protocol: JSON-RPC messages in, JSON-RPC messages out (`initialize`,
 //! `ping`, `tools/list`, `tools/call`, notifications), with the tools it is given. The wire
-//! layer mounts it on `POST /mcp` ([`App::mcp`](crate::App::mcp)) and chooses between a JSON
+//! layer mounts it on `POST /mcp` ([`App::mcp`]) and chooses between a JSON
 //! answer and an SSE stream from the request's `Accept`; no state is kept between requests, so
 //! any replica can answer any request and `Mcp-Session-Id` is never needed (nor refused).
 //!
@@ -36,6 +36,8 @@ mod dispatch;
 mod rpc;
 mod tool;
 
+use crate::app::App;
+
 pub use dispatch::{Accepts, McpServer};
 pub use rpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
 pub use tool::{CallResult, McpTools, ToolCall};
@@ -54,3 +56,18 @@ pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-03-26";
 /// Most messages one batch may hold (batches exist in 2025-03-26 only); a larger batch is
 /// refused whole with `-32600`.
 pub const MAX_BATCH: usize = 64;
+
+impl App {
+    /// Serves `server` as an MCP server (Streamable HTTP on `POST /mcp`, `/ping` beside it) and
+    /// switches the app to [`Protocol::Mcp`](crate::config::Protocol::Mcp). Call it after
+    /// [`App::config`], which sets the protocol too.
+    pub fn mcp(&mut self, server: McpServer) -> &mut App {
+        self.mount(crate::config::Protocol::Mcp, server);
+        self
+    }
+
+    /// The MCP server [`App::mcp`] set.
+    pub fn mcp_server(&self) -> Option<std::sync::Arc<McpServer>> {
+        self.mounted::<McpServer>()
+    }
+}
