@@ -259,7 +259,7 @@ impl Agent {
         (agent_span, agent_context): (&mut Span, &TraceContext),
         on_event: &mut dyn FnMut(AgentEvent<'_>),
     ) -> Result<AgentResult, AgentError> {
-        let mut start = self.open_session(session_id)?;
+        let mut start = self.open_session(session_id, agent_context)?;
         let prompt = {
             let mut stored = StoredSession {
                 messages: &mut start.messages,
@@ -308,13 +308,14 @@ impl Agent {
     }
 
     /// Takes the session and restores the agent from it: its window state, its history as
-    /// stored (the caller repairs broken tool pairs).
-    fn open_session(&self, session_id: &str) -> Result<Start, SessionError> {
+    /// stored (the caller repairs broken tool pairs). The store's calls for the session carry
+    /// `trace`, the `invoke_agent` span.
+    fn open_session(&self, session_id: &str, trace: &TraceContext) -> Result<Start, SessionError> {
         let mut window = self.window.clone();
         let initial = AgentSnapshot::new(json!({}), window.state());
         let opened = self
             .store
-            .open(session_id, &self.agent_id, self.lock_wait, &initial)?;
+            .open_traced(session_id, &self.agent_id, self.lock_wait, &initial, trace)?;
         let (snapshot, messages) = match opened.restored {
             Some(restored) => {
                 window

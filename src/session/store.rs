@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use super::error::{SessionError, SessionErrorKind};
 use super::record::{AgentSnapshot, RestoredAgent};
+use crate::telemetry::TraceContext;
 use crate::types::Message;
 
 /// Where an agent's sessions are kept. Shared by every worker thread of an agent.
@@ -38,6 +39,23 @@ pub trait SessionStore: fmt::Debug + Send + Sync {
         wait: Duration,
         initial: &AgentSnapshot,
     ) -> Result<OpenedSession, SessionError>;
+
+    /// [`SessionStore::open`] for an invocation traced as `trace`: a store that calls other
+    /// services (S3) sends the context on each call it makes for the session, until the writer
+    /// is dropped. The agent passes its `invoke_agent` span: the session's reads and writes
+    /// belong to the invocation as a whole, as Strands' session hooks do, not to whichever
+    /// cycle or tool is running. The default ignores it.
+    fn open_traced(
+        &self,
+        session_id: &str,
+        agent_id: &str,
+        wait: Duration,
+        initial: &AgentSnapshot,
+        trace: &TraceContext,
+    ) -> Result<OpenedSession, SessionError> {
+        let _ = trace;
+        self.open(session_id, agent_id, wait, initial)
+    }
 }
 
 /// A session taken by one invocation: the writer that holds it, and what was restored.
@@ -92,5 +110,16 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
         initial: &AgentSnapshot,
     ) -> Result<OpenedSession, SessionError> {
         (**self).open(session_id, agent_id, wait, initial)
+    }
+
+    fn open_traced(
+        &self,
+        session_id: &str,
+        agent_id: &str,
+        wait: Duration,
+        initial: &AgentSnapshot,
+        trace: &TraceContext,
+    ) -> Result<OpenedSession, SessionError> {
+        (**self).open_traced(session_id, agent_id, wait, initial, trace)
     }
 }

@@ -22,6 +22,7 @@ mod s3;
 mod s3_faults;
 mod s3_lease;
 mod s3_scale;
+mod s3_trace;
 mod session;
 mod sigv4;
 mod structured;

@@ -5,6 +5,8 @@
 //! and transport failures are retried with exponential backoff and full jitter, as the SDKs do.
 //! A retried conditional write can meet its own first attempt (the answer was lost, the write
 //! was not): callers learn it was retried ([`Put::attempts`]) to tell that from a real conflict.
+//! A client made for a traced invocation ([`S3Client::traced`]) adds `X-Amzn-Trace-Id` to
+//! every call, unsigned: the signer leaves it out of SigV4 as botocore does.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,6 +14,8 @@ use std::time::{Duration, SystemTime};
 use super::config::S3Config;
 use super::xml;
 use crate::aws::{ProvideCredentials, SignableRequest, sign};
+use crate::telemetry::TraceContext;
+use crate::telemetry::propagation::X_AMZN_TRACE_ID;
 
 /// An S3 answer that is not what the call wanted, or no answer at all.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +150,8 @@ pub(super) struct S3Client {
     base: String,
     bucket_path: String,
     retry: RetryPolicy,
+    /// `X-Amzn-Trace-Id` on every call: the span of the invocation the calls are made for.
+    trace: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for S3Client {
@@ -202,6 +208,25 @@ impl S3Client {
             base,
             bucket_path,
             retry,
+            trace: None,
+        }
+    }
+
+    /// This client for the calls of one invocation: each carries `trace`'s span as
+    /// `X-Amzn-Trace-Id` (with `Sampled=0` for an unsampled span, as the Bedrock calls do).
+    /// Without a span (tracing off), this very client.
+    pub(super) fn traced(self: &Arc<Self>, trace: &TraceContext) -> Arc<S3Client> {
+        match trace.xray_header() {
+            None => Arc::clone(self),
+            Some(header) => Arc::new(S3Client {
+                agent: self.agent.clone(),
+                credentials: Arc::clone(&self.credentials),
+                region: self.region.clone(),
+                base: self.base.clone(),
+                bucket_path: self.bucket_path.clone(),
+                retry: self.retry,
+                trace: Some(Arc::from(header)),
+            }),
         }
     }
 
@@ -405,6 +430,20 @@ impl S3Client {
             .credentials
             .credentials()
             .map_err(|e| AttemptError::Credentials(e.to_string()))?;
+        // Given to the signer with the others, which leaves it unsigned as botocore does: a
+        // header any hop may rewrite must not break the signature.
+        let traced: Vec<(&str, &str)>;
+        let headers = match &self.trace {
+            None => headers,
+            Some(trace) => {
+                traced = headers
+                    .iter()
+                    .copied()
+                    .chain([(X_AMZN_TRACE_ID, &**trace)])
+                    .collect();
+                &traced
+            }
+        };
         let request = SignableRequest {
             method,
             url,

@@ -18,6 +18,9 @@
 //! - **Released** when the writer is dropped: a DELETE with `If-Match`, so a lease taken over
 //!   meanwhile is never deleted from under its new holder.
 //!
+//! Every call about a lease, the renewals on their thread included, is made with the client of
+//! the invocation that takes it, so it carries that invocation's trace context.
+//!
 //! Waiters poll with backoff (20 ms doubling to 1 s, jittered) until the caller's deadline, then
 //! get [`SessionErrorKind::LockTimeout`] as with the file store.
 
@@ -47,24 +50,29 @@ const DATE_RESOLUTION: Duration = Duration::from_secs(1);
 /// Takes leases for one process (one owner id).
 #[derive(Debug)]
 pub(super) struct Leases {
-    client: Arc<S3Client>,
     /// This process, in every lease it writes (for people reading the bucket).
     owner: String,
     duration: Duration,
 }
 
 impl Leases {
-    pub(super) fn new(client: Arc<S3Client>, duration: Duration) -> Self {
+    pub(super) fn new(duration: Duration) -> Self {
         Leases {
-            client,
             owner: format!("pid {} {}", std::process::id(), crate::ids::uuid4()),
             duration,
         }
     }
 
-    /// Takes the lease at `key`, waiting (polling) until `deadline` while another holds it;
-    /// `wait` is what the timeout error reports.
-    pub(super) fn acquire(&self, key: &str, wait: Duration, deadline: Instant) -> Result<Lease, Fail> {
+    /// Takes the lease at `key` with `client`, which then renews and releases it, waiting
+    /// (polling) until `deadline` while another holds it; `wait` is what the timeout error
+    /// reports.
+    pub(super) fn acquire(
+        &self,
+        client: &Arc<S3Client>,
+        key: &str,
+        wait: Duration,
+        deadline: Instant,
+    ) -> Result<Lease, Fail> {
         let token = crate::ids::uuid4();
         let body = self.body(&token, 0);
         let mut pause = FIRST_POLL;
@@ -74,11 +82,11 @@ impl Leases {
         loop {
             if create {
                 let sent = Instant::now();
-                if let Some(etag) = write(&self.client, key, &body, Condition::Absent)? {
-                    return Ok(self.start(key, token, etag, sent));
+                if let Some(etag) = write(client, key, &body, Condition::Absent)? {
+                    return Ok(self.start(client, key, token, etag, sent));
                 }
             }
-            match self.client.get_dated(key).map_err(|e| Fail::s3(key, e))? {
+            match client.get_dated(key).map_err(|e| Fail::s3(key, e))? {
                 // Released since: try again at once.
                 None => create = true,
                 Some(held) => {
@@ -100,12 +108,12 @@ impl Leases {
                         || now.duration_since(since) >= lasts;
                     if stale && !etag.is_empty() {
                         let sent = Instant::now();
-                        if let Some(new) = write(&self.client, key, &body, Condition::Matches(&etag))? {
+                        if let Some(new) = write(client, key, &body, Condition::Matches(&etag))? {
                             crate::logging::warn("took over a stale session lease")
                                 .str("key", key)
                                 .opt_str("previous_owner", holder["owner"].as_str())
                                 .emit();
-                            return Ok(self.start(key, token, new, sent));
+                            return Ok(self.start(client, key, token, new, sent));
                         }
                         // Another waiter took it first.
                         seen = None;
@@ -127,9 +135,9 @@ impl Leases {
         lease_body(&self.owner, token, renewals, self.duration)
     }
 
-    fn start(&self, key: &str, token: String, etag: String, sent: Instant) -> Lease {
+    fn start(&self, client: &Arc<S3Client>, key: &str, token: String, etag: String, sent: Instant) -> Lease {
         let shared = Arc::new(Shared {
-            client: Arc::clone(&self.client),
+            client: Arc::clone(client),
             key: key.to_string(),
             owner: self.owner.clone(),
             token,

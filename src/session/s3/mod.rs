@@ -14,6 +14,10 @@
 //! in-memory hold, across replicas by a lease object (`session_<id>/.agentcore.lease`), with
 //! one bounded wait for both (then `LockTimeout`, 409). The lease is checked before every write;
 //! the conditional writes keep the history whole even if it was lost.
+//!
+//! Opened with a trace context ([`SessionStore::open_traced`]), every S3 call of the invocation
+//! (restoring, writing, the lease's renewals on their own thread and its release) carries it as
+//! `X-Amzn-Trace-Id`, unsigned.
 
 mod agent;
 mod client;
@@ -38,6 +42,7 @@ use crate::aws::{DefaultCredentialsChain, ProvideCredentials, RegionError, resol
 use crate::session::error::{SessionError, SessionErrorKind};
 use crate::session::record::AgentSnapshot;
 use crate::session::store::{OpenedSession, SessionStore, SessionWriter};
+use crate::telemetry::TraceContext;
 use crate::types::Message;
 
 /// Sessions in an S3 bucket under a prefix. Cheap to share (`Arc`); one pooled connection
@@ -64,7 +69,7 @@ impl S3SessionStore {
     pub fn new(config: S3Config, region: &str, credentials: Arc<dyn ProvideCredentials>) -> Self {
         let client = Arc::new(S3Client::new(&config, region, credentials, config.retry));
         S3SessionStore {
-            leases: Leases::new(Arc::clone(&client), config.lease_duration),
+            leases: Leases::new(config.lease_duration),
             client,
             config,
             remembered: Arc::default(),
@@ -97,21 +102,28 @@ impl SessionStore for S3SessionStore {
         wait: Duration,
         initial: &AgentSnapshot,
     ) -> Result<OpenedSession, SessionError> {
+        self.open_traced(session_id, agent_id, wait, initial, &TraceContext::NONE)
+    }
+
+    fn open_traced(
+        &self,
+        session_id: &str,
+        agent_id: &str,
+        wait: Duration,
+        initial: &AgentSnapshot,
+        trace: &TraceContext,
+    ) -> Result<OpenedSession, SessionError> {
+        let client = self.client.traced(trace);
         let keys = AgentKeys::new(&self.config.prefix, session_id, agent_id)
             .map_err(|kind| SessionError::new(session_id, None, kind))?;
         let deadline = Instant::now() + wait;
         let hold = self.busy.take(session_id, wait)?;
         let lease = self
             .leases
-            .acquire(&keys.lease, wait, deadline)
+            .acquire(&client, &keys.lease, wait, deadline)
             .map_err(|f| f.into_error(&self.config.bucket, session_id))?;
-        let mut session = S3AgentSession::new(
-            Arc::clone(&self.client),
-            Arc::clone(&self.remembered),
-            keys,
-            session_id,
-            agent_id,
-        );
+        let mut session =
+            S3AgentSession::new(client, Arc::clone(&self.remembered), keys, session_id, agent_id);
         let restored = session
             .restore(initial)
             .map_err(|f| f.into_error(&self.config.bucket, session_id))?;

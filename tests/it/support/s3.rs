@@ -74,6 +74,14 @@ impl S3Peer {
         r.json()
     }
 
+    /// The requests served since the last call, each as `{"kind", "path", "x-amzn-trace-id"
+    /// (or null), "signature": "verified" | "unsigned"}`: every signed one was checked with
+    /// botocore's S3SigV4Auth by the peer, which refuses (403) those botocore disagrees with.
+    pub fn traces(&self) -> Vec<Value> {
+        let r = request(self.addr, "DELETE", "/_traces", &[], b"");
+        serde_json::from_value(r.json()).unwrap()
+    }
+
     /// A signed request to the bucket (moto refuses anonymous ones); `path_and_query` after
     /// `/bucket/`.
     pub fn signed(
