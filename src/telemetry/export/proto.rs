@@ -162,6 +162,11 @@ fn key(b: &mut Vec<u8>, field: u32, wire_type: u8) {
 
 #[inline]
 fn varint(b: &mut Vec<u8>, v: u64) {
+    // Tags, most lengths and small integers: one byte.
+    if v < 0x80 {
+        b.push(v as u8);
+        return;
+    }
     let (bytes, n) = varint_bytes(v);
     b.extend_from_slice(&bytes[..n]);
 }
