@@ -95,6 +95,12 @@ impl Civil {
     /// Python's `datetime.now(timezone.utc).isoformat()`: `2026-11-24T23:24:02.656330+00:00`
     /// (Python drops the fraction when it is exactly zero).
     pub fn iso_micros_utc(&self) -> String {
+        let fits = [self.month, self.day, self.hour, self.minute, self.second]
+            .iter()
+            .all(|&v| v < 100);
+        if (0..=9999).contains(&self.year) && self.micros < 1_000_000 && fits {
+            return self.iso_micros_utc_fast();
+        }
         let base = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
             self.year, self.month, self.day, self.hour, self.minute, self.second
@@ -104,6 +110,34 @@ impl Civil {
         } else {
             format!("{base}.{:06}+00:00", self.micros)
         }
+    }
+
+    /// [`Civil::iso_micros_utc`] digit by digit, for fields that fit their widths (what
+    /// `from_unix` gives for years 0 to 9999): it stamps every span twice and every session
+    /// record, and `format!` cost several times more.
+    fn iso_micros_utc_fast(&self) -> String {
+        fn digits(out: &mut [u8], mut v: u32) {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        let mut b = *b"0000-00-00T00:00:00.000000+00:00";
+        digits(&mut b[0..4], self.year as u32);
+        digits(&mut b[5..7], self.month);
+        digits(&mut b[8..10], self.day);
+        digits(&mut b[11..13], self.hour);
+        digits(&mut b[14..16], self.minute);
+        digits(&mut b[17..19], self.second);
+        let text = if self.micros == 0 {
+            b.copy_within(26.., 19);
+            &b[..25]
+        } else {
+            digits(&mut b[20..26], self.micros);
+            &b[..]
+        };
+        // Only ASCII digits and separators were written.
+        String::from_utf8_lossy(text).into_owned()
     }
 }
 
@@ -190,5 +224,35 @@ mod tests {
         assert_eq!(iso(951_782_400, 1), "2000-02-29T00:00:00.000001+00:00");
         assert_eq!(iso(4_107_542_399, 999_999), "2100-02-28T23:59:59.999999+00:00");
         assert_eq!(iso(1_709_208_000, 0), "2024-02-29T12:00:00+00:00");
+    }
+
+    #[test]
+    fn iso_micros_utc_matches_format_for_every_field_width() {
+        let reference = |c: &Civil| {
+            let base = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                c.year, c.month, c.day, c.hour, c.minute, c.second
+            );
+            if c.micros == 0 {
+                format!("{base}+00:00")
+            } else {
+                format!("{base}.{:06}+00:00", c.micros)
+            }
+        };
+        let mut secs: i64 = -62_135_596_800; // 0001-01-01
+        while secs < 253_402_300_800 + 86_400 * 800 {
+            for micros in [0, 1, 9, 10, 99_999, 100_000, 999_999] {
+                let c = Civil::from_unix(secs, micros);
+                assert_eq!(c.iso_micros_utc(), reference(&c), "{secs}.{micros}");
+            }
+            secs += 7_919_993;
+        }
+        let odd = Civil {
+            year: 12_345,
+            micros: 1_000_000,
+            hour: 100,
+            ..Civil::from_unix(0, 0)
+        };
+        assert_eq!(odd.iso_micros_utc(), reference(&odd));
     }
 }

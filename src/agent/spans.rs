@@ -35,8 +35,8 @@ const PROVIDER: &str = "strands-agents";
 /// The latest conventions' event for inputs, outputs and system instructions.
 const DETAILS: &str = "gen_ai.client.inference.operation.details";
 
-fn kv(key: &str, value: impl Into<Value>) -> KeyValue {
-    (key.to_string(), value.into())
+fn kv(key: &'static str, value: impl Into<Value>) -> KeyValue {
+    (key.into(), value.into())
 }
 
 /// Python's `json.dumps(..., ensure_ascii=False)`, as Strands' `serialize`.

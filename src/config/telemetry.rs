@@ -15,11 +15,12 @@
 //!
 //! Off when nothing is configured: no exporter, no spans.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::config::{ConfigError, EnvReader};
 use crate::telemetry::export::{BatchConfig, OtlpConfig, OtlpProtocol, SigV4Target, default_resource};
-use crate::telemetry::{Sampler, TracerSettings, Value};
+use crate::telemetry::{KeyValue, Sampler, TracerSettings, Value};
 
 /// Where spans go.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -346,11 +347,11 @@ fn percent_decode(s: &str) -> Result<String, String> {
 
 /// The resource: our defaults, `OTEL_RESOURCE_ATTRIBUTES` over them, `OTEL_SERVICE_NAME` over all
 /// (the spec's precedence).
-fn resource(e: &EnvReader<'_>) -> Result<Vec<(String, Value)>, ConfigError> {
+fn resource(e: &EnvReader<'_>) -> Result<Vec<KeyValue>, ConfigError> {
     let mut attrs = default_resource();
     let given = e.parse("OTEL_RESOURCE_ATTRIBUTES", Vec::new(), parse_resource_attributes)?;
     for (k, v) in given {
-        set(&mut attrs, k, Value::Str(v));
+        set(&mut attrs, k.into(), Value::Str(v));
     }
     if let Some(name) = e.get("OTEL_SERVICE_NAME") {
         set(&mut attrs, "service.name".into(), Value::Str(name));
@@ -358,7 +359,7 @@ fn resource(e: &EnvReader<'_>) -> Result<Vec<(String, Value)>, ConfigError> {
     Ok(attrs)
 }
 
-fn set(attrs: &mut Vec<(String, Value)>, key: String, value: Value) {
+fn set(attrs: &mut Vec<KeyValue>, key: Cow<'static, str>, value: Value) {
     match attrs.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = value,
         None => attrs.push((key, value)),

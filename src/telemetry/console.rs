@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json, json};
 
-use super::{SpanData, SpanKind, SpanSink, Status, Value};
+use super::{KeyValue, SpanData, SpanKind, SpanSink, Status, Value};
 use crate::clock::Civil;
 use crate::logging::lines::{Msg, write_lines};
 
@@ -124,11 +124,11 @@ fn value_json(v: &Value) -> Json {
     }
 }
 
-fn attributes_json(attributes: &[(String, Value)]) -> Json {
+fn attributes_json(attributes: &[KeyValue]) -> Json {
     Json::Object(
         attributes
             .iter()
-            .map(|(k, v)| (k.clone(), value_json(v)))
+            .map(|(k, v)| (k.to_string(), value_json(v)))
             .collect::<Map<_, _>>(),
     )
 }

@@ -2,6 +2,7 @@
 //! big endian, as `AwsXRayIdGenerator` makes them): X-Ray and AgentCore Observability reject
 //! others, and the remaining 12 random bytes keep them as unique as W3C asks.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,10 +29,46 @@ pub fn new_span_id() -> SpanId {
     SpanId(id)
 }
 
-/// Fills `buf` from the OS; should that ever fail, from a counter mixed with the clock
-/// (SplitMix64), which is unique enough for ids though not unpredictable.
+/// OS randomness drawn this many bytes at a time: one `getrandom` call serves about 20 ids
+/// (an invocation makes five), where a call per id was a system call per span.
+const POOL_BYTES: usize = 256;
+
+struct Pool {
+    bytes: [u8; POOL_BYTES],
+    used: usize,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            bytes: [0; POOL_BYTES],
+            used: POOL_BYTES,
+        })
+    };
+}
+
+/// Fills `buf` (at most [`POOL_BYTES`]) with OS randomness from this thread's pool, refilled
+/// when it runs short; served bytes are never served again. Should the OS ever fail us, from a
+/// counter mixed with the clock (SplitMix64), which is unique enough for ids though not
+/// unpredictable.
 fn random(buf: &mut [u8]) {
-    if getrandom::fill(buf).is_ok() {
+    let served = buf.len() <= POOL_BYTES
+        && POOL
+            .try_with(|pool| {
+                let mut pool = pool.borrow_mut();
+                if pool.used + buf.len() > POOL_BYTES {
+                    if getrandom::fill(&mut pool.bytes).is_err() {
+                        return false;
+                    }
+                    pool.used = 0;
+                }
+                let start = pool.used;
+                buf.copy_from_slice(&pool.bytes[start..start + buf.len()]);
+                pool.used += buf.len();
+                true
+            })
+            .unwrap_or(false);
+    if served {
         return;
     }
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -10,6 +10,7 @@
 //! (tracer.rs, propagation.rs, console.rs) and export (export/: OTLP encodings, the batch
 //! processor, the AgentCore X-Ray mode). Its types change only by agreement of both.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 pub mod console;
@@ -130,8 +131,9 @@ pub enum Value {
     StrArray(Vec<String>),
 }
 
-/// A key and its value.
-pub type KeyValue = (String, Value);
+/// A key and its value. Keys are borrowed when static (all the span attributes' are): an
+/// owned key per attribute was an allocation and a free per attribute per span.
+pub type KeyValue = (Cow<'static, str>, Value);
 
 /// A timestamped event on a span (`gen_ai.user.message`, `exception`, ...).
 #[derive(Debug, Clone, PartialEq)]

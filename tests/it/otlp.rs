@@ -14,7 +14,7 @@ use agentcore_rt::aws::DefaultCredentialsChain;
 use agentcore_rt::config::{ExporterChoice, TelemetryConfig};
 use agentcore_rt::telemetry::export::{BatchConfig, OtlpConfig, OtlpExporter, OtlpProtocol};
 use agentcore_rt::telemetry::{
-    Event, SpanContext, SpanData, SpanId, SpanKind, SpanSink, Status, TraceId, Value,
+    Event, KeyValue, SpanContext, SpanData, SpanId, SpanKind, SpanSink, Status, TraceId, Value,
 };
 use serde_json::{Value as Json, json};
 
@@ -160,7 +160,7 @@ fn expected(span: &SpanData) -> Json {
             }
         }
     }
-    fn attrs(a: &[(String, Value)]) -> Json {
+    fn attrs(a: &[KeyValue]) -> Json {
         Json::Array(
             a.iter()
                 .map(|(k, v)| json!({"key": k, "value": any(v)}))

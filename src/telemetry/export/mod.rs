@@ -141,7 +141,7 @@ pub(crate) fn redact_userinfo(url: &str) -> String {
 /// `service.name` (`unknown_service:agentcore-rt`, the specification's default for an unnamed
 /// service) and the `telemetry.sdk.*` attributes naming this exporter.
 pub fn default_resource() -> Vec<KeyValue> {
-    let s = |k: &str, v: &str| (k.to_string(), Value::Str(v.to_string()));
+    let s = |k: &'static str, v: &str| (k.into(), Value::Str(v.to_string()));
     vec![
         s("service.name", "unknown_service:agentcore-rt"),
         s("telemetry.sdk.name", "agentcore-rt"),
