@@ -246,7 +246,9 @@ fn a_callers_traceparent_and_x_amzn_trace_id_are_joined_over_otlp() {
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "session-token-example";
-const PRIVATE_PROMPT: &str = "My locker code is 4711, what is the capital of France?";
+/// The code is letters: a digit string could turn up inside a random id or a timestamp.
+const PRIVATE_CODE: &str = "kqzw-locker";
+const PRIVATE_PROMPT: &str = "My locker code is kqzw-locker, what is the capital of France?";
 const PRIVATE_ANSWER: &str = "Paris, and I will forget the code.";
 
 fn private_invocation(rig: &Rig, receiver: &OtlpReceiver, session: &str, servers: usize) -> String {
@@ -302,7 +304,7 @@ fn agentcore_mode_exports_signed_to_xray_with_content_and_plain_otlp_without() {
     let rig = plain_rig(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint), PROMPT_DELAY]);
     let text = private_invocation(&rig, &plain, "plain-1", 1);
     assert!(text.contains("invoke_agent calculator"), "{text}");
-    for secret in [PRIVATE_PROMPT, "4711", PRIVATE_ANSWER] {
+    for secret in [PRIVATE_PROMPT, PRIVATE_CODE, PRIVATE_ANSWER] {
         assert!(
             !text.contains(secret),
             "{secret:?} exported without content capture: {text}"
