@@ -165,7 +165,12 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     {
         return None;
     }
-    // Howard Hinnant's days-from-civil, the inverse of `Civil::from_unix`.
+    Some(unix_from_civil(year, month, day, h, m, s))
+}
+
+/// Unix seconds of a UTC date and time, fields as written (month 1-12), unchecked: Howard
+/// Hinnant's days-from-civil, the inverse of [`Civil::from_unix`].
+pub fn unix_from_civil(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -173,7 +178,7 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + s)
+    days * 86_400 + hour * 3600 + minute * 60 + second
 }
 
 /// Seconds since the Unix epoch, now.

@@ -371,15 +371,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<SystemTime> {
             if ob[0] == b'-' { -v } else { v }
         }
     };
-    // Howard Hinnant's days-from-civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = crate::clock::unix_from_civil(year, month, day, hour, minute, second) - offset;
     u64::try_from(secs)
         .ok()
         .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
