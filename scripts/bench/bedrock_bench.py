@@ -12,7 +12,6 @@ Prints markdown; writes JSON to --out.
 """
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -20,81 +19,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOST = "127.0.0.1"
-CLK = os.sysconf("SC_CLK_TCK")
+from loopback import HOST, cpu_s, free_port, invoke, log, start_openai_mock, stop, wait_ping
+
 KEY_ID, SECRET = "AKIDBENCHEXAMPLE", "benchsecretbenchsecretbenchsecret0000000"
 REGION = "us-east-1"
-WORDS = ["The ", "answer ", "is ", "five", "."]
-
-
-def log(*a):
-    print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
-
-
-class OpenAiMock(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *_):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
-        chunks += [{"choices": [{"index": 0, "delta": {"content": w}}]} for w in WORDS]
-        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        chunks.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-        body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-        data = body.encode()
-        # Head and body in one write: two small writes meet Nagle and a delayed ACK (40 ms).
-        head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {len(data)}\r\n\r\n"
-        self.wfile.write(head.encode() + data)
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def invoke(port, session):
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    conn.request("POST", "/invocations", json.dumps({"query": "What is 2 + 3?", "session_id": session}),
-                 {"content-type": "application/json"})
-    r = conn.getresponse()
-    body = r.read()
-    conn.close()
-    if r.status != 200:
-        raise RuntimeError(f"invocation answered {r.status}: {body[:300]!r}")
-    return body
-
-
-def wait_ping(port, proc, deadline_s=30):
-    deadline = time.time() + deadline_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the binary exited during start-up")
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=1)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("no /ping 200")
-
-
-def free_port():
-    import socket
-
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def measure(provider, a, openai_url, bedrock_url, workdir, round_no):
@@ -130,11 +60,7 @@ def measure(provider, a, openai_url, bedrock_url, workdir, round_no):
         wall = time.perf_counter() - t0
         cpu = cpu_s(proc.pid) - before
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return {"cpu_us_per_invocation": cpu / a.requests * 1e6, "ms_per_invocation": wall / a.requests * 1e3}
 
 
@@ -149,9 +75,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
-    mock = ThreadingHTTPServer((HOST, 0), OpenAiMock)
-    threading.Thread(target=mock.serve_forever, daemon=True).start()
-    openai_url = f"http://{HOST}:{mock.server_address[1]}/v1"
+    mock, openai_url = start_openai_mock()
 
     with tempfile.TemporaryDirectory(prefix="bedrock-bench-") as workdir:
         port_file = os.path.join(workdir, "endpoint.port")

@@ -13,45 +13,19 @@ configuration. Medians over --rounds; prints markdown, writes JSON to --out.
 """
 
 import argparse
-import http.client
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-HOST = "127.0.0.1"
-WORDS = ["The ", "answer ", "is ", "five", "."]
-
-
-def log(*a):
-    print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
-
-
-class OpenAiMock(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *_):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
-        chunks += [{"choices": [{"index": 0, "delta": {"content": w}}]} for w in WORDS]
-        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        chunks.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-        body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-        data = body.encode()
-        head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {len(data)}\r\n\r\n"
-        self.wfile.write(head.encode() + data)
+from loopback import HOST, cpu_ns, free_port, invoke, log, serve, start_openai_mock, stop, wait_ping
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -74,51 +48,6 @@ class Receiver(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/x-protobuf")
         self.send_header("content-length", "0")
         self.end_headers()
-
-
-def cpu_ns(pid):
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total
-
-
-def invoke(port, session):
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    conn.request("POST", "/invocations", json.dumps({"query": "What is 2 + 3?", "session_id": session}),
-                 {"content-type": "application/json"})
-    r = conn.getresponse()
-    body = r.read()
-    conn.close()
-    if r.status != 200:
-        raise RuntimeError(f"invocation answered {r.status}: {body[:300]!r}")
-
-
-def wait_ping(port, proc, deadline_s=30):
-    deadline = time.time() + deadline_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the binary exited during start-up")
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=1)
-            conn.request("GET", "/ping")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("no /ping 200")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wrk_ping(port, seconds):
@@ -162,11 +91,7 @@ def measure(mode, a, openai_url, receiver_url, workdir, round_no):
         cpu = cpu_ns(proc.pid) - before
         ping = wrk_ping(port, a.ping_seconds) if a.ping_seconds > 0 else None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 15)
     return {
         "cpu_us_per_invocation": cpu / a.requests / 1e3,
         "ms_per_invocation": wall / a.requests * 1e3,
@@ -186,11 +111,8 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
-    mock = ThreadingHTTPServer((HOST, 0), OpenAiMock)
-    threading.Thread(target=mock.serve_forever, daemon=True).start()
-    receiver = ThreadingHTTPServer((HOST, 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    openai_url = f"http://{HOST}:{mock.server_address[1]}/v1"
+    mock, openai_url = start_openai_mock()
+    receiver = serve(Receiver)
     receiver_url = f"http://{HOST}:{receiver.server_address[1]}"
 
     results = {"off": [], "on": []}

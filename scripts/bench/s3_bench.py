@@ -18,7 +18,6 @@ binary's own and carry over. Prints markdown; writes JSON to --out.
 """
 
 import argparse
-import http.client
 import json
 import os
 import signal
@@ -26,82 +25,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-HOST = "127.0.0.1"
-CLK = os.sysconf("SC_CLK_TCK")
-WORDS = ["The ", "answer ", "is ", "five", "."]
+from loopback import HOST, cpu_s, free_port, http_call, invoke, log, start_openai_mock, stop, wait_ping
+
 STORES = ("file", "file-nofsync", "s3")
-
-
-def log(*a):
-    print(f"[{time.strftime('%H:%M:%S')}]", *a, file=sys.stderr, flush=True)
-
-
-class OpenAiMock(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *_):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
-        chunks += [{"choices": [{"index": 0, "delta": {"content": w}}]} for w in WORDS]
-        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        chunks.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-        body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
-        data = body.encode()
-        head = f"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {len(data)}\r\n\r\n"
-        self.wfile.write(head.encode() + data)
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def http_call(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    conn.request(method, path, body, headers or {})
-    r = conn.getresponse()
-    data = r.read()
-    conn.close()
-    return r.status, data
-
-
-def invoke(port, session):
-    status, body = http_call(port, "POST", "/invocations",
-                             json.dumps({"query": "What is 2 + 3?", "session_id": session}),
-                             {"content-type": "application/json"})
-    if status != 200:
-        raise RuntimeError(f"invocation answered {status}: {body[:300]!r}")
-
-
-def wait_ping(port, proc, deadline_s=30):
-    deadline = time.time() + deadline_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the binary exited during start-up")
-        try:
-            if http_call(port, "GET", "/ping")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("no /ping 200")
-
-
-def free_port():
-    import socket
-
-    s = socket.socket()
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def s3_requests(s3_port, reset):
@@ -150,11 +78,7 @@ def measure(store, a, openai_url, s3_port, workdir, round_no):
         cpu = cpu_s(proc.pid) - before
         counts = s3_requests(s3_port, reset=True)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     n = len(latencies)
     latencies.sort()
     out = {
@@ -180,9 +104,7 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
-    mock = ThreadingHTTPServer((HOST, 0), OpenAiMock)
-    threading.Thread(target=mock.serve_forever, daemon=True).start()
-    openai_url = f"http://{HOST}:{mock.server_address[1]}/v1"
+    mock, openai_url = start_openai_mock()
 
     with tempfile.TemporaryDirectory(prefix="s3-bench-") as workdir:
         port_file = os.path.join(workdir, "s3.port")
