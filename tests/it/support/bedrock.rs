@@ -5,11 +5,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use super::peer::PeerProcess;
 use super::{TempDir, repo_root};
 
 /// The credentials the endpoint accepts by default (AWS's documentation example keys).
@@ -30,9 +30,8 @@ pub fn strands_python() -> PathBuf {
 
 /// The endpoint process, killed on drop.
 pub struct BedrockEndpoint {
-    child: Child,
+    _peer: PeerProcess,
     pub port: u16,
-    _dir: TempDir,
 }
 
 impl BedrockEndpoint {
@@ -43,36 +42,10 @@ impl BedrockEndpoint {
 
     /// An endpoint with `PEER_AWS_*` settings (e.g. `PEER_AWS_SESSION_TOKEN`).
     pub fn with_env(env: &[(&str, &str)]) -> BedrockEndpoint {
-        let dir = TempDir::new("bedrock-endpoint");
-        let port_file = dir.path().join("port");
-        let mut cmd = Command::new(strands_python());
-        cmd.arg(repo_root().join("tests/peers/bedrock_endpoint.py"))
-            .arg(&port_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn bedrock_endpoint.py");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-            {
-                break port;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("bedrock_endpoint.py exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "bedrock_endpoint.py did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let peer = PeerProcess::start(&strands_python(), "bedrock_endpoint.py", env, true);
         BedrockEndpoint {
-            child,
-            port,
-            _dir: dir,
+            port: peer.port,
+            _peer: peer,
         }
     }
 
@@ -109,13 +82,6 @@ impl BedrockEndpoint {
     /// Forgets the requests and the one-shot scripts.
     pub fn reset(&self) {
         self.call("POST", "/reset");
-    }
-}
-
-impl Drop for BedrockEndpoint {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bedrock;
 pub mod fault_proxy;
 pub mod mock_openai;
 pub mod otlp;
+pub mod peer;
 pub mod rr_proxy;
 pub mod s3;
 pub mod server;

@@ -5,12 +5,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{TempDir, repo_root};
+use super::peer::PeerProcess;
+use super::repo_root;
 
 /// `.venv-otel/bin/python` (opentelemetry-proto, protobuf, botocore).
 pub fn otel_python() -> PathBuf {
@@ -25,9 +24,8 @@ pub fn otel_python() -> PathBuf {
 
 /// The receiver process, killed on drop.
 pub struct OtlpReceiver {
-    child: Child,
+    _peer: PeerProcess,
     pub port: u16,
-    _dir: TempDir,
 }
 
 impl OtlpReceiver {
@@ -38,36 +36,10 @@ impl OtlpReceiver {
 
     /// A receiver with `PEER_*` settings (`PEER_SIGV4_REGION` turns the SigV4 check on).
     pub fn with_env(env: &[(&str, &str)]) -> OtlpReceiver {
-        let dir = TempDir::new("otlp-receiver");
-        let port_file = dir.path().join("port");
-        let mut cmd = Command::new(otel_python());
-        cmd.arg(repo_root().join("tests/peers/otlp_receiver.py"))
-            .arg(&port_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn otlp_receiver.py");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-            {
-                break port;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("otlp_receiver.py exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "otlp_receiver.py did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let peer = PeerProcess::start(&otel_python(), "otlp_receiver.py", env, true);
         OtlpReceiver {
-            child,
-            port,
-            _dir: dir,
+            port: peer.port,
+            _peer: peer,
         }
     }
 
@@ -134,13 +106,6 @@ impl OtlpReceiver {
     /// Forgets requests, errors and faults.
     pub fn reset(&self) {
         self.call("POST", "/_reset", "");
-    }
-}
-
-impl Drop for OtlpReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

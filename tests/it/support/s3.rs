@@ -5,57 +5,34 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentcore_rt::aws::{Credentials, SignableRequest, StaticCredentials, sign};
 use agentcore_rt::session::s3::DEFAULT_LEASE_DURATION;
 use agentcore_rt::session::{S3Config, S3SessionStore};
 use serde_json::{Value, json};
 
+use super::peer::PeerProcess;
+use super::repo_root;
 use super::server::{Binary, Resp, post_json, request};
-use super::{TempDir, repo_root};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// moto's S3 on a free port, killed on drop.
 pub struct S3Peer {
-    child: Child,
+    _peer: PeerProcess,
     pub addr: SocketAddr,
-    _dir: TempDir,
 }
 
 impl S3Peer {
     pub fn start() -> S3Peer {
         let python = repo_root().join(".venv-s3/bin/python");
-        assert!(
-            python.exists(),
-            "{} missing: run scripts/install-test-peers.sh",
-            python.display()
-        );
-        let dir = TempDir::new("s3-peer");
-        let port_file = dir.path().join("port");
-        let child = Command::new(python)
-            .arg(repo_root().join("tests/peers/s3_server.py"))
-            .arg(&port_file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file) {
-                break p.trim().parse::<u16>().unwrap();
-            }
-            assert!(Instant::now() < deadline, "s3_server.py did not start");
-            thread::sleep(Duration::from_millis(50));
-        };
+        let peer = PeerProcess::start(&python, "s3_server.py", &[], false);
         S3Peer {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            _dir: dir,
+            addr: SocketAddr::from(([127, 0, 0, 1], peer.port)),
+            _peer: peer,
         }
     }
 
@@ -155,13 +132,6 @@ impl S3Peer {
         };
         let creds = StaticCredentials(Credentials::new("testing", "testing", None, None));
         S3SessionStore::new(config, "us-east-1", Arc::new(creds))
-    }
-}
-
-impl Drop for S3Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
